@@ -623,9 +623,10 @@ mod tests {
             Location::Path,
             "Invalid object id",
         )]);
+        let body: Value = serde_json::from_slice(&error.to_json()).unwrap();
         assert_eq!(
-            error.to_json(),
-            r#"{"code":400,"errno":107,"error":"Invalid parameters","message":"path: Invalid object id","details":[{"location":"path","name":null,"description":"Invalid object id"}]}"#
+            body,
+            json!({"code":400,"errno":107,"error":"Invalid parameters","message":"path: Invalid object id","details":[{"location":"path","name":null,"description":"Invalid object id"}]})
         );
     }
 
