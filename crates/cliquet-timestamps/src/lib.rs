@@ -20,6 +20,10 @@
 //! the protocol's 412s) for free. Writes must evaluate before writing: the
 //! layer leaves the parsed [`Preconditions`] in the request's extensions.
 //!
+//! [`parse_last_modified_param`] reads the `?last_modified=` of an object
+//! `DELETE` (a 400 errno 107 when it is not an integer, where Kinto
+//! answers 500).
+//!
 //! [`CacheHeaders`] and [`CacheExpiresSettings`] give reads their
 //! `Cache-Control` / `Expires` from the `{resource}_cache_expires_seconds`
 //! settings.
@@ -90,7 +94,7 @@ pub use etag::{ETag, InvalidDate, InvalidETag, LastModified, set_timestamp_heade
 pub use future::ResponseFuture;
 pub use layer::ConditionalGetLayer;
 pub use preconditions::{
-    Current, EntityMatch, InvalidPreconditions, Preconditions, Rejection, not_modified,
-    precondition_failed,
+    Current, EntityMatch, InvalidLastModified, InvalidPreconditions, Preconditions, Rejection,
+    not_modified, parse_last_modified_param, precondition_failed,
 };
 pub use service::ConditionalGet;

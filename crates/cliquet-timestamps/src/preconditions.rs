@@ -270,6 +270,68 @@ impl From<InvalidPreconditions> for ApiError {
     }
 }
 
+/// The error of [`parse_last_modified_param`]: the `last_modified`
+/// querystring parameter is not an integer. It converts into a 400 errno
+/// 107 about `last_modified` in the querystring.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InvalidLastModified {
+    value: String,
+}
+
+const INVALID_LAST_MODIFIED: &str = "The value should be an integer.";
+
+impl InvalidLastModified {
+    /// The value that was given.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The 400 errno 107, location `querystring`, name `last_modified`.
+    pub fn into_api_error(self) -> ApiError {
+        ApiError::invalid_parameter(
+            Location::Querystring,
+            "last_modified",
+            INVALID_LAST_MODIFIED,
+        )
+    }
+}
+
+impl fmt::Display for InvalidLastModified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "last_modified in querystring: {INVALID_LAST_MODIFIED}")
+    }
+}
+
+impl std::error::Error for InvalidLastModified {}
+
+impl From<InvalidLastModified> for ApiError {
+    fn from(error: InvalidLastModified) -> Self {
+        error.into_api_error()
+    }
+}
+
+/// Parses the `last_modified` querystring parameter of an object `DELETE`
+/// (`?last_modified=<int>`: the tombstone takes that timestamp when it is
+/// greater than the object's, which the caller compares).
+///
+/// Kinto answers 500 errno 999 to a value that is not an integer (it
+/// compares the string with the stored integer); this is a 400 errno 107
+/// about `last_modified` in the querystring instead.
+///
+/// ```
+/// use cliquet_timestamps::parse_last_modified_param;
+///
+/// assert_eq!(parse_last_modified_param("9000000000000"), Ok(9_000_000_000_000));
+/// let error = parse_last_modified_param("abc").unwrap_err().into_api_error();
+/// assert_eq!((error.code().as_u16(), error.errno().as_u16()), (400, 107));
+/// assert_eq!(error.message(), Some("last_modified in querystring: The value should be an integer."));
+/// ```
+pub fn parse_last_modified_param(value: &str) -> Result<i64, InvalidLastModified> {
+    value.trim().parse().map_err(|_| InvalidLastModified {
+        value: value.to_owned(),
+    })
+}
+
 impl Preconditions {
     /// Reads the conditional headers.
     ///
@@ -381,6 +443,28 @@ mod tests {
 
     fn parse(pairs: &[(HeaderName, &str)]) -> Preconditions {
         Preconditions::from_headers(&headers(pairs)).unwrap()
+    }
+
+    #[test]
+    fn the_last_modified_param_is_an_integer_or_400_errno_107() {
+        assert_eq!(parse_last_modified_param("1000"), Ok(1000));
+        assert_eq!(parse_last_modified_param(" -5 "), Ok(-5));
+        for value in ["abc", "", "1.5", "\"1000\"", "99999999999999999999"] {
+            let invalid = parse_last_modified_param(value).unwrap_err();
+            assert_eq!(invalid.value(), value);
+            assert_eq!(
+                invalid.to_string(),
+                "last_modified in querystring: The value should be an integer."
+            );
+            let error = ApiError::from(invalid);
+            assert_eq!(error.code(), StatusCode::BAD_REQUEST);
+            assert_eq!(error.errno().as_u16(), 107);
+            assert_eq!(
+                error.details(),
+                Some(&json!([{"location": "querystring", "name": "last_modified",
+                              "description": "The value should be an integer."}]))
+            );
+        }
     }
 
     #[test]

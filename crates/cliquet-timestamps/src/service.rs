@@ -14,11 +14,12 @@ use crate::preconditions::Preconditions;
 /// The service of [`ConditionalGetLayer`](crate::ConditionalGetLayer).
 ///
 /// A 304 it makes from a response keeps that response's headers but drops
-/// its body and the headers that describe the body or its caching: `Content-Type`, `Content-Length`, `Content-Encoding`,
-/// `Content-Language`, `Content-Range`, `Transfer-Encoding`,
-/// `Cache-Control`, `Expires`, `Pragma`, and the protocol's list headers
-/// `Next-Page`, `Total-Objects`, `Total-Records`. `Last-Modified` is added
-/// from the `ETag` when the response had none.
+/// its body and the headers that describe the body or its caching:
+/// `Content-Type`, `Content-Length`, `Content-Encoding`, `Content-Language`,
+/// `Content-Range`, `Transfer-Encoding`, `Cache-Control`, `Expires`,
+/// `Pragma`, and the protocol's list headers `Next-Page`, `Total-Objects`,
+/// `Total-Records`. `Last-Modified` is added from the `ETag` when the
+/// response had none.
 #[derive(Debug, Clone)]
 pub struct ConditionalGet<S> {
     inner: S,
