@@ -81,12 +81,13 @@ impl ScratchSchema {
         settings
     }
 
-    /// The database URL with `options=-c search_path=<schema>`.
+    /// The database URL with `options=-c search_path=<schema>`, and the
+    /// schema name as `application_name` (to find the connections).
     pub fn url_with_search_path(&self) -> String {
         let separator = if self.url.contains('?') { '&' } else { '?' };
         format!(
-            "{}{separator}options=-c%20search_path%3D{}",
-            self.url, self.name
+            "{}{separator}options=-c%20search_path%3D{}&application_name={}",
+            self.url, self.name, self.name
         )
     }
 
