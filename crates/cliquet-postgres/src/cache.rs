@@ -149,3 +149,38 @@ impl PostgresCache {
 fn parse(text: String) -> Result<Value, Error> {
     serde_json::from_str(&text).map_err(|e| Error::Backend(format!("cache value is not JSON: {e}")))
 }
+
+fn cache_error(error: Error) -> cliquet_storage::StorageError {
+    crate::storage::storage_error(error)
+}
+
+#[async_trait::async_trait]
+impl cliquet_storage::Cache for PostgresCache {
+    async fn get(&self, key: &str) -> cliquet_storage::Result<Option<Value>> {
+        self.get_value(key).await.map_err(cache_error)
+    }
+
+    async fn set(&self, key: &str, value: Value, ttl: Duration) -> cliquet_storage::Result<()> {
+        self.set_value(key, &value, ttl).await.map_err(cache_error)
+    }
+
+    async fn delete(&self, key: &str) -> cliquet_storage::Result<Option<Value>> {
+        self.delete_value(key).await.map_err(cache_error)
+    }
+
+    async fn ttl(&self, key: &str) -> cliquet_storage::Result<Option<Duration>> {
+        self.ttl_of(key).await.map_err(cache_error)
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> cliquet_storage::Result<bool> {
+        self.expire_key(key, ttl).await.map_err(cache_error)
+    }
+
+    async fn flush(&self) -> cliquet_storage::Result<()> {
+        self.flush_all().await.map_err(cache_error)
+    }
+
+    async fn healthcheck(&self) -> cliquet_storage::Result<()> {
+        self.pool.ping().await.map_err(cache_error)
+    }
+}

@@ -37,9 +37,9 @@ impl ScratchSchema {
     /// at `url`.
     pub async fn create(url: &str, label: &str) -> Result<Self, Error> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
+        let seconds = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
+            .map(|d| d.as_secs())
             .unwrap_or_default();
         let label: String = label
             .chars()
@@ -53,9 +53,8 @@ impl ScratchSchema {
             .take(24)
             .collect();
         let name = format!(
-            "cliquet_{label}_{}_{}_{}",
+            "cliquet_{label}_{seconds}_{}_{}",
             std::process::id(),
-            nanos % 1_000_000_000,
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let scratch = Self {
@@ -82,13 +81,54 @@ impl ScratchSchema {
         settings
     }
 
-    /// The database URL with `options=-c search_path=<schema>`.
+    /// The database URL with `options=-c search_path=<schema>`, and the
+    /// schema name as `application_name` (to find the connections).
     pub fn url_with_search_path(&self) -> String {
         let separator = if self.url.contains('?') { '&' } else { '?' };
         format!(
-            "{}{separator}options=-c%20search_path%3D{}",
-            self.url, self.name
+            "{}{separator}options=-c%20search_path%3D{}&application_name={}",
+            self.url, self.name, self.name
         )
+    }
+
+    /// Drops the scratch schemas of `label` created more than `older_than`
+    /// ago (left behind by runs that could not clean up); returns how many.
+    pub async fn drop_stale(
+        url: &str,
+        label: &str,
+        older_than: std::time::Duration,
+    ) -> Result<u64, Error> {
+        let label = sanitize(label);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        let task = tokio::spawn(connection);
+        let prefix = format!("cliquet_{label}_");
+        let rows = client
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname::text, $1)",
+                &[&prefix],
+            )
+            .await?;
+        let mut dropped = 0;
+        for row in rows {
+            let name: String = row.get(0);
+            let created = name[prefix.len()..]
+                .split('_')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok());
+            if created.is_some_and(|created| now.saturating_sub(created) > older_than.as_secs()) {
+                client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                    .await?;
+                dropped += 1;
+            }
+        }
+        drop(client);
+        let _ = task.await;
+        Ok(dropped)
     }
 
     /// Drops the schema and everything in it.
@@ -105,4 +145,20 @@ impl ScratchSchema {
         let _ = task.await;
         result.map_err(Error::from)
     }
+}
+
+/// A label usable in a schema name: lowercase ASCII letters and digits (the
+/// rest become `x`), at most 24 characters.
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                'x'
+            }
+        })
+        .take(24)
+        .collect()
 }
