@@ -1,0 +1,199 @@
+//! Transactions: one per write request, one per batch.
+//!
+//! Outside a batch, every write request (POST, PUT, PATCH, DELETE) runs its
+//! reads, checks, writes, permission writes and
+//! [`after_write`](crate::ResourceHooks::after_write) hooks in one storage
+//! transaction, committed when the response is a success and rolled back
+//! otherwise. Reads (GET, HEAD) run outside transactions.
+//!
+//! In a batch, [`TransactionScope`] (the scope hook of `cliquet-batch`)
+//! puts a [`BatchTransaction`] into every subrequest's extensions; the
+//! resource then runs every storage operation of the subrequest, reads
+//! included, in that one transaction, which the batch layer commits at the
+//! end, or rolls back when a subresponse is a 5xx or a 409. The transaction
+//! begins with the first subrequest that touches the storage, so a batch
+//! that does not is free.
+//!
+//! ```
+//! use cliquet_batch::BatchLayer;
+//! use cliquet_resource::TransactionScope;
+//!
+//! let backends = cliquet_memory::backends();
+//! let batch = BatchLayer::new().scope(TransactionScope::new(backends.storage.clone()));
+//! # let _ = batch;
+//! ```
+//!
+//! # Caveat
+//!
+//! A storage error that leaves a PostgreSQL transaction unusable but is
+//! answered with a 4xx (an invalid value refused by the database) marks the
+//! subresponse with [`AbortBatch`](cliquet_batch::AbortBatch), so the batch
+//! stops there and rolls back.
+
+use std::fmt;
+use std::sync::Arc;
+
+use cliquet_batch::ScopeHook;
+use cliquet_errors::ApiError;
+use cliquet_storage::{Backends, Permission, Storage, Transaction};
+use http::request::Parts;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// The transaction of a batch, found in the extensions of its subrequests.
+#[derive(Clone)]
+pub struct BatchTransaction {
+    storage: Arc<dyn Storage>,
+    slot: Arc<Mutex<Slot>>,
+}
+
+/// The state of a batch's transaction.
+#[derive(Default)]
+pub(crate) struct Slot {
+    transaction: Option<Box<dyn Transaction>>,
+}
+
+impl fmt::Debug for BatchTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchTransaction").finish_non_exhaustive()
+    }
+}
+
+impl BatchTransaction {
+    /// A transaction on `storage`, begun when first used.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self {
+            storage,
+            slot: Arc::new(Mutex::new(Slot::default())),
+        }
+    }
+
+    /// Commits what was written (nothing if it never began).
+    pub async fn commit(&self) -> Result<(), ApiError> {
+        let transaction = self.slot.lock().await.transaction.take();
+        match transaction {
+            Some(transaction) => transaction.commit().await.map_err(ApiError::from),
+            None => Ok(()),
+        }
+    }
+
+    /// Rolls back what was written.
+    pub async fn rollback(&self) {
+        let transaction = self.slot.lock().await.transaction.take();
+        if let Some(transaction) = transaction {
+            // Dropping a transaction rolls it back too: the error of an
+            // explicit rollback has nothing left to undo.
+            let _ = transaction.rollback().await;
+        }
+    }
+
+    async fn enter(&self) -> Result<OwnedMutexGuard<Slot>, ApiError> {
+        let mut guard = self.slot.clone().lock_owned().await;
+        if guard.transaction.is_none() {
+            guard.transaction = Some(self.storage.begin().await?);
+        }
+        Ok(guard)
+    }
+}
+
+/// The [`ScopeHook`] that makes a whole batch one storage transaction.
+#[derive(Clone)]
+pub struct TransactionScope {
+    storage: Arc<dyn Storage>,
+}
+
+impl fmt::Debug for TransactionScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransactionScope").finish_non_exhaustive()
+    }
+}
+
+impl TransactionScope {
+    /// Batches in transactions of `storage`.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage }
+    }
+}
+
+impl ScopeHook for TransactionScope {
+    type Scope = BatchTransaction;
+
+    async fn begin(&self, _batch: &Parts) -> Result<BatchTransaction, ApiError> {
+        Ok(BatchTransaction::new(self.storage.clone()))
+    }
+
+    async fn commit(&self, scope: BatchTransaction) -> Result<(), ApiError> {
+        scope.commit().await
+    }
+
+    async fn rollback(&self, scope: BatchTransaction) {
+        scope.rollback().await;
+    }
+}
+
+/// Where the storage operations of one request go.
+pub(crate) enum Unit {
+    /// Straight to the backends (reads outside a batch).
+    Direct,
+    /// The request's own transaction.
+    Own(Box<dyn Transaction>),
+    /// The batch's transaction, held for the time of the subrequest.
+    Batch(OwnedMutexGuard<Slot>),
+}
+
+impl Unit {
+    /// The unit of a read.
+    pub(crate) async fn read(batch: Option<&BatchTransaction>) -> Result<Self, ApiError> {
+        match batch {
+            Some(batch) => Ok(Unit::Batch(batch.enter().await?)),
+            None => Ok(Unit::Direct),
+        }
+    }
+
+    /// The unit of a write.
+    pub(crate) async fn write(
+        backends: &Backends,
+        batch: Option<&BatchTransaction>,
+    ) -> Result<Self, ApiError> {
+        match batch {
+            Some(batch) => Ok(Unit::Batch(batch.enter().await?)),
+            None => Ok(Unit::Own(backends.storage.begin().await?)),
+        }
+    }
+
+    fn transaction(&self) -> Option<&dyn Transaction> {
+        match self {
+            Unit::Direct => None,
+            Unit::Own(transaction) => Some(transaction.as_ref()),
+            Unit::Batch(slot) => slot.transaction.as_deref(),
+        }
+    }
+
+    /// The storage of this unit.
+    pub(crate) fn storage<'a>(&'a self, backends: &'a Backends) -> &'a dyn Storage {
+        match self.transaction() {
+            Some(transaction) => transaction.storage(),
+            None => backends.storage.as_ref(),
+        }
+    }
+
+    /// The permission backend of this unit.
+    pub(crate) fn permission<'a>(&'a self, backends: &'a Backends) -> &'a dyn Permission {
+        match self.transaction().and_then(|t| t.permission()) {
+            Some(permission) => permission,
+            None => backends.permission.as_ref(),
+        }
+    }
+
+    /// Ends the unit: commits its own transaction when `ok`, rolls it back
+    /// otherwise; a batch's transaction is the batch layer's to end.
+    pub(crate) async fn finish(self, ok: bool) -> Result<(), ApiError> {
+        match self {
+            Unit::Own(transaction) if ok => transaction.commit().await.map_err(ApiError::from),
+            Unit::Own(transaction) => {
+                let _ = transaction.rollback().await;
+                Ok(())
+            }
+            Unit::Direct | Unit::Batch(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The application the end-to-end tests talk to, on memory and on
+//! PostgreSQL (when `CLIQUET_TEST_POSTGRES_URL` is set).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use base64::Engine as _;
+use cliquet_auth::{AuthLayer, AuthPolicy, BasicAuthPolicy};
+use cliquet_batch::BatchLayer;
+use cliquet_errors::{ApiError, ErrorLayer};
+use cliquet_postgres::{PostgresSettings, ScratchSchema};
+use cliquet_resource::{
+    Access, Change, HookContext, Names, Resource, ResourceHooks, Schema, TransactionScope,
+};
+use cliquet_storage::Backends;
+use cliquet_storage::permission::NoInheritance;
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tower::util::BoxCloneService;
+
+/// A bookmark, as the private resource stores it.
+#[derive(Deserialize, Serialize)]
+pub struct Bookmark {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Fails writes of objects titled "boom" after they were made: a 500 that
+/// must roll back.
+pub struct Boom;
+
+#[async_trait]
+impl ResourceHooks for Boom {
+    async fn after_write(
+        &self,
+        _ctx: &HookContext<'_>,
+        changes: &[Change],
+    ) -> Result<(), ApiError> {
+        if changes
+            .iter()
+            .any(|c| c.new.data.get("title") == Some(&json!("boom")))
+        {
+            return Err(ApiError::internal());
+        }
+        Ok(())
+    }
+}
+
+pub type Service = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
+
+pub struct TestApp {
+    pub backend: &'static str,
+    pub service: Service,
+    pub backends: Backends,
+    pub router: Router,
+    scratch: Option<ScratchSchema>,
+}
+
+pub fn resources() -> Vec<Resource> {
+    let bookmarks = Resource::builder("bookmark")
+        .schema(Schema::typed::<Bookmark>())
+        .hooks(Boom)
+        .build()
+        .unwrap();
+    let articles = Resource::builder("article")
+        .access(Access::shared(NoInheritance).grant("article:create", ["system.Authenticated"]))
+        .ids(Names)
+        .cache_expires(Some(30))
+        .build()
+        .unwrap();
+    let notes = Resource::builder("note")
+        .schema(
+            Schema::json(&json!({
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "n": {"type": "integer"},
+                    "device": {"type": "string"}
+                },
+                "required": ["title"]
+            }))
+            .unwrap()
+            .preserve_unknown(false)
+            .readonly_fields(["device"]),
+        )
+        .ids(Names)
+        .object_methods([Method::GET, Method::PUT, Method::PATCH])
+        .build()
+        .unwrap();
+    let nested = Resource::builder("item")
+        .plural_path("/folders/{folder_id}/items")
+        .object_path(Some("/folders/{folder_id}/items/{id}"))
+        .parent_id("/folders/{folder_id}")
+        .access(
+            Access::shared(NoInheritance)
+                .grant("item:create", ["system.Everyone"])
+                .grant("read", ["system.Everyone"]),
+        )
+        .ids(Names)
+        .build()
+        .unwrap();
+    vec![bookmarks, articles, notes, nested]
+}
+
+pub fn build(backends: &Backends) -> (Router, Service) {
+    let mut api = Router::new();
+    for resource in resources() {
+        api = api.merge(resource.router(backends.clone()));
+    }
+    let router = Router::new().nest("/v1", api);
+    let basic: Arc<dyn AuthPolicy> = Arc::new(BasicAuthPolicy::new("secret"));
+    let service = tower::ServiceBuilder::new()
+        .layer(ErrorLayer::new())
+        .layer(BatchLayer::new().scope(TransactionScope::new(backends.storage.clone())))
+        .layer(AuthLayer::new([basic]))
+        .service(router.clone())
+        .map_request(|request: Request<Body>| request)
+        .map_response(|response| response.map(Body::new));
+    (router, BoxCloneService::new(service))
+}
+
+/// The apps to run a scenario on: memory, and PostgreSQL when configured.
+pub async fn apps(test: &str) -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    let memory = cliquet_memory::backends();
+    let (router, service) = build(&memory);
+    apps.push(TestApp {
+        backend: "memory",
+        service,
+        backends: memory,
+        router,
+        scratch: None,
+    });
+    match std::env::var("CLIQUET_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let scratch = ScratchSchema::create(&url, test)
+                .await
+                .expect("scratch schema");
+            let settings = PostgresSettings::with_url(scratch.url_with_search_path());
+            let backends = cliquet_postgres::backends(&settings, true)
+                .await
+                .expect("postgres backends");
+            let (router, service) = build(&backends);
+            apps.push(TestApp {
+                backend: "postgres",
+                service,
+                backends,
+                router,
+                scratch: Some(scratch),
+            });
+        }
+        _ => eprintln!("{test}: CLIQUET_TEST_POSTGRES_URL is not set, PostgreSQL skipped"),
+    }
+    apps
+}
+
+impl TestApp {
+    pub fn request(&self, method: Method, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            method,
+            path: path.to_owned(),
+            user: None,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Call<'_> {
+        self.request(Method::POST, path).json(body)
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Call<'_> {
+        self.request(Method::PUT, path).json(body)
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> Call<'_> {
+        self.request(Method::PATCH, path).json(body)
+    }
+
+    pub fn delete(&self, path: &str) -> Call<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    pub async fn cleanup(self) {
+        if let Some(scratch) = self.scratch {
+            let _ = scratch.drop_schema().await;
+        }
+    }
+}
+
+pub fn basic(user: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
+    format!("Basic {token}")
+}
+
+/// The user id `BasicAuthPolicy::new("secret")` gives `user`.
+pub fn user_id(user: &str) -> String {
+    format!(
+        "basicauth:{}",
+        BasicAuthPolicy::new("secret").user_id(user, "pw")
+    )
+}
+
+pub struct Call<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    user: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Option<(String, Vec<u8>)>,
+}
+
+impl Call<'_> {
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_owned());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some((
+            "application/json".to_owned(),
+            serde_json::to_vec(&body).unwrap(),
+        ));
+        self
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((content_type.to_owned(), body.into()));
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let mut builder = Request::builder().method(self.method).uri(&self.path);
+        builder = builder.header("host", "localhost");
+        if let Some(user) = &self.user {
+            builder = builder.header("authorization", basic(user));
+        }
+        let body = match self.body {
+            Some((content_type, bytes)) => {
+                if !content_type.is_empty() {
+                    builder = builder.header("content-type", content_type);
+                }
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder.body(body).unwrap();
+        let response = self.app.service.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn etag(&self) -> i64 {
+        self.header("etag")
+            .expect("an ETag")
+            .trim_matches('"')
+            .parse()
+            .expect("an integer ETag")
+    }
+
+    pub fn errno(&self) -> u64 {
+        self.body["errno"].as_u64().unwrap_or(0)
+    }
+
+    /// Asserts the status (and errno for errors), with the body on failure.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, errno: u64) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["code"], status, "body: {}", self.body);
+        assert_eq!(self.errno(), errno, "body: {}", self.body);
+        self
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.data()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
