@@ -1,1 +1,79 @@
-fn main() {}
+//! GET of one object and a list of 100 on the memory backend, through the
+//! resource's router in process (identity already established).
+
+use axum::body::Body;
+use cliquet_auth::Identity;
+use cliquet_resource::{Resource, Schema};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+
+#[derive(Deserialize, Serialize)]
+struct Bookmark {
+    url: String,
+}
+
+fn request(path: &str, identity: &Identity) -> Request<Body> {
+    let mut request = Request::get(path).body(Body::empty()).unwrap();
+    request.extensions_mut().insert(identity.clone());
+    request
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let resource = Resource::builder("bookmark")
+        .schema(Schema::typed::<Bookmark>())
+        .build()
+        .unwrap();
+    let router = axum::Router::new().nest("/v1", resource.router(cliquet_memory::backends()));
+    let identity = Identity::authenticated("basicauth:alice", "basicauth", []);
+    let mut ids = Vec::new();
+    runtime.block_on(async {
+        for i in 0..1000 {
+            let mut request = Request::post("/v1/bookmarks")
+                .header("content-type", "application/json")
+                .body(Body::from(format!(
+                    r#"{{"data": {{"url": "https://example.com/{i}", "title": "Bookmark {i}"}}}}"#
+                )))
+                .unwrap();
+            request.extensions_mut().insert(identity.clone());
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 201);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            ids.push(json["data"]["id"].as_str().unwrap().to_owned());
+        }
+    });
+
+    let one = format!("/v1/bookmarks/{}", ids[500]);
+    c.bench_function("get one object", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = router
+                .clone()
+                .oneshot(request(&one, &identity))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.into_body().collect().await.unwrap()
+        })
+    });
+    c.bench_function("list 100 of 1000", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = router
+                .clone()
+                .oneshot(request("/v1/bookmarks?_limit=100", &identity))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.into_body().collect().await.unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -46,7 +46,8 @@ const DEPRECATED_TO: &str = r#"{"code":"soft-eol","message":"_to is now deprecat
 
 /// An error, and whether it must stop a batch.
 struct Failure {
-    error: ApiError,
+    /// Boxed: errors are the cold path, results stay small.
+    error: Box<ApiError>,
     abort: bool,
     /// A 304 is no error, but ends the request the same way.
     not_modified: Option<cliquet_timestamps::ETag>,
@@ -55,7 +56,7 @@ struct Failure {
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
         Self {
-            error,
+            error: Box::new(error),
             abort: false,
             not_modified: None,
         }
@@ -73,7 +74,7 @@ impl From<StorageError> for Failure {
                 | StorageError::Readonly
         );
         Self {
-            error: error.into(),
+            error: Box::new(error.into()),
             abort,
             not_modified: None,
         }
@@ -86,7 +87,7 @@ impl From<Rejection> for Failure {
         match rejection.into_api_error() {
             Some(error) => error.into(),
             None => Self {
-                error: ApiError::internal(),
+                error: Box::new(ApiError::internal()),
                 abort: false,
                 not_modified: Some(current),
             },
@@ -233,7 +234,7 @@ fn finish_response(result: Result<Response>, in_batch: bool) -> Response {
             ..
         }) => cliquet_timestamps::not_modified(current),
         Err(failure) => {
-            let mut response = failure.error.into_response();
+            let mut response = (*failure.error).into_response();
             if failure.abort && in_batch {
                 response.extensions_mut().insert(AbortBatch);
             }
@@ -293,7 +294,7 @@ pub(crate) async fn object(State(shared): State<Arc<Shared>>, request: Request) 
 
 /// Runs a write in its unit (the request's transaction or the batch's),
 /// committed on success.
-async fn in_write<'u, F, Fut>(shared: &Shared, ctx: &Ctx, work: F) -> Result<Response>
+async fn in_write<F, Fut>(shared: &Shared, ctx: &Ctx, work: F) -> Result<Response>
 where
     F: FnOnce(UnitRef) -> Fut,
     Fut: std::future::Future<Output = Result<Response>>,
@@ -1306,6 +1307,11 @@ fn patch_shape_error() -> Failure {
     .into()
 }
 
+/// What a `PATCH` body makes of an object: the new data, the fields the
+/// client sent (for `Response-Behavior`), the ACL to write and whether it
+/// replaces every permission.
+type Patched = (Map<String, Value>, Map<String, Value>, Option<(Acl, bool)>);
+
 /// `PATCH` on the object endpoint.
 async fn patch(
     shared: &Shared,
@@ -1329,11 +1335,7 @@ async fn patch(
             Ok(permission.get_object_permissions(&object_uri, None).await?)
         }
     };
-    let (mut data, sent, acl_change): (
-        Map<String, Value>,
-        Map<String, Value>,
-        Option<(Acl, bool)>,
-    ) = match flavour {
+    let (mut data, sent, acl_change): Patched = match flavour {
         Flavour::JsonPatch => {
             let value = value.unwrap_or(Value::Array(Vec::new()));
             let acl = current_acl().await?;

@@ -61,12 +61,22 @@ where
         let value: T =
             serde_path_to_error::deserialize(MapDeserializer(data)).map_err(|error| {
                 let path = error.path().to_string();
-                let name = if path == "." || path.is_empty() {
+                let mut name = if path == "." || path.is_empty() {
                     "data".to_owned()
                 } else {
                     format!("data.{path}")
                 };
-                ValidationDetail::new(Location::Body, name, error.into_inner().to_string())
+                let mut description = error.into_inner().to_string();
+                // serde names a missing field in its message, at the parent's
+                // path: name the field itself, as the protocol does.
+                if let Some(field) = description
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                {
+                    name = format!("{name}.{field}");
+                    description = "Required".to_owned();
+                }
+                ValidationDetail::new(Location::Body, name, description)
             })?;
         match serde_json::to_value(value) {
             Ok(Value::Object(map)) => Ok(map),
@@ -233,6 +243,7 @@ impl Schema {
     /// Checks (and normalises) the `data` of a write; `old` is the stored
     /// object on an update, `None` on a creation. `id` and `last_modified`
     /// are not part of `data` here.
+    #[allow(clippy::result_large_err)] // the protocol's error, on the cold path
     pub fn validate(
         &self,
         mut data: Map<String, Value>,
@@ -337,6 +348,10 @@ mod tests {
         assert_eq!(error.code(), 400);
         assert_eq!(error.details().unwrap()[0]["name"], "data.title");
         assert_eq!(error.details().unwrap()[0]["location"], "body");
+        let missing = Schema::typed::<Song>()
+            .validate(Map::new(), None)
+            .unwrap_err();
+        assert_eq!(missing.message(), Some("data.title in body: Required"));
     }
 
     #[test]
