@@ -39,4 +39,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod capabilities;
+mod hello;
 pub mod settings;
+
+pub use capabilities::{Capabilities, DuplicateCapability};
+pub use hello::{Hello, UserInfoHook};
