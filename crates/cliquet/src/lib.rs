@@ -40,6 +40,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod capabilities;
+pub mod cli;
 mod hello;
 pub mod settings;
 
