@@ -55,6 +55,10 @@
 //!
 //! # Caveats
 //!
+//! - Stack it outside `cliquet_version::VersionLayer` and inside the CORS
+//!   and end-of-service layers: redirects and 404s then carry `Backoff`,
+//!   and a write to an unprefixed URL is refused rather than redirected, as
+//!   in Kinto, where the read-only check runs before routing.
 //! - The layer keeps the inner response body type; the `405` it writes
 //!   itself is made with `ResBody: From<Bytes>` (true of `axum::body::Body`
 //!   and `http_body_util::Full<Bytes>`).

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use cliquet_errors::{ApiError, Location};
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CONTENT_TYPE, VARY,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING, VARY,
 };
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use crate::expose::{DEFAULT_EXPOSED_HEADERS, ExposedHeaders, join};
@@ -126,11 +126,46 @@ where
                 }
                 let answer = ready!(answer.poll(cx))?;
                 let probed = probed.take().expect("polled after completion");
-                Poll::Ready(Ok(config.answer_preflight(probed, answer, preflight)))
+                let service_headers = (probed.status() == StatusCode::METHOD_NOT_ALLOWED)
+                    .then(|| probed.headers().clone());
+                let mut response = config.answer_preflight(probed, answer, preflight);
+                if let Some(service_headers) = service_headers {
+                    carry_over(service_headers, response.headers_mut());
+                }
+                Poll::Ready(Ok(response))
             }
             KindProj::Refused { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
+        }
+    }
+}
+
+/// Keeps, on the answer the layer wrote for an endpoint's preflight, the
+/// headers the layers below added to the endpoint's `405` (`Backoff`,
+/// `Alert`, security headers...), but not those describing that `405`.
+fn carry_over(from: HeaderMap, to: &mut HeaderMap) {
+    let written: Vec<HeaderName> = to.keys().cloned().collect();
+    let mut last = None;
+    for (name, value) in from {
+        let name = match name {
+            Some(name) => {
+                last = Some(name.clone());
+                name
+            }
+            None => match &last {
+                Some(name) => name.clone(),
+                None => continue,
+            },
+        };
+        let skip = name == ALLOW
+            || name == CONTENT_TYPE
+            || name == CONTENT_LENGTH
+            || name == TRANSFER_ENCODING
+            || name.as_str().starts_with("access-control-")
+            || (written.contains(&name) && name != VARY);
+        if !skip {
+            to.append(name, value);
         }
     }
 }

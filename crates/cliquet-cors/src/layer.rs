@@ -43,7 +43,10 @@ use crate::settings::{CorsSettings, DEFAULT_MAX_AGE_SECONDS};
 ///   a JSON `null` body, `Access-Control-Allow-Origin`,
 ///   `Access-Control-Allow-Methods` (the endpoint's methods and `OPTIONS`),
 ///   `Access-Control-Allow-Headers` (every requested header plus the
-///   protocol's exposed headers) and `Access-Control-Max-Age`.
+///   protocol's exposed headers) and `Access-Control-Max-Age`. Headers the
+///   layers below added to the endpoint's `405` (`Backoff`, `Alert`, ...)
+///   are kept on that answer; those describing the `405` itself (`Allow`,
+///   `Content-Type`, `Content-Length`) are not.
 /// - any other answer (a `404` for an unknown URL, the empty `200` of an
 ///   unversioned URL, an endpoint's own `OPTIONS` handler) is returned with
 ///   `Access-Control-Allow-Origin` for an allowed origin and the exposed

@@ -313,7 +313,106 @@ async fn unknown_urls_keep_their_404_with_cors_headers() {
     assert_eq!(json_body(response).await["errno"], 111);
 }
 
+#[tokio::test]
+async fn answers_of_outer_protocol_layers_are_readable_cross_origin() {
+    // What an end-of-service layer (410 + Alert), a version layer (307) and
+    // read-only mode (405 without Allow) answer below this layer.
+    let inner = service_fn(|request: Request<Body>| async move {
+        let response = match request.uri().path() {
+            "/gone" => ApiError::service_deprecated()
+                .with_header(
+                    "alert".parse().unwrap(),
+                    r#"{"code":"hard-eol","message":null,"url":null}"#.parse().unwrap(),
+                )
+                .into_response(),
+            "/redirect" => {
+                let mut response = Response::new(Body::default());
+                *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                response
+                    .headers_mut()
+                    .insert("location", "http://h/v1/".parse().unwrap());
+                response
+            }
+            _ => ApiError::method_not_allowed().into_response(),
+        };
+        Ok::<_, Infallible>(response)
+    });
+    let service = layer(json!({"cors_origins": "http://a.com"})).layer(inner);
+    for (method, path, status) in [
+        (Method::GET, "/gone", StatusCode::GONE),
+        (Method::GET, "/redirect", StatusCode::TEMPORARY_REDIRECT),
+        (Method::POST, "/readonly", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let response = service
+            .clone()
+            .oneshot(request(method, path, &[("origin", "http://a.com")]))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+        assert_eq!(
+            response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+            "http://a.com"
+        );
+        assert_eq!(
+            list(response.headers(), ACCESS_CONTROL_EXPOSE_HEADERS),
+            names(&[DEFAULT_LIST])
+        );
+    }
+    // A preflight answered 410 by the end of service stays a 410.
+    let response = service
+        .oneshot(preflight(
+            "/gone",
+            &[
+                ("origin", "http://a.com"),
+                ("access-control-request-method", "GET"),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(
+        response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://a.com"
+    );
+    assert!(response.headers().contains_key("alert"));
+}
+
 // Preflights (cors.md §3).
+
+#[tokio::test]
+async fn preflight_answers_keep_what_lower_layers_added() {
+    // Layers below (backoff, end of service) decorate the endpoint's 405:
+    // those headers stay on the preflight answer, the 405's own do not.
+    let inner = service_fn(|_: Request<Body>| async {
+        let mut response = ApiError::method_not_allowed().into_response::<Body>();
+        let headers = response.headers_mut();
+        headers.insert(ALLOW, "GET, HEAD".parse().unwrap());
+        headers.insert("backoff", "10".parse().unwrap());
+        headers.append("x-twice", "1".parse().unwrap());
+        headers.append("x-twice", "2".parse().unwrap());
+        headers.insert(ACCESS_CONTROL_MAX_AGE, "1".parse().unwrap());
+        Ok::<_, Infallible>(response)
+    });
+    let response = CorsLayer::new()
+        .layer(inner)
+        .oneshot(preflight(
+            "/v1/",
+            &[
+                ("origin", "http://foo.com"),
+                ("access-control-request-method", "GET"),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    assert_eq!(headers["backoff"], "10");
+    assert_eq!(headers.get_all("x-twice").iter().count(), 2);
+    assert!(headers.get(ALLOW).is_none());
+    assert_eq!(headers[ACCESS_CONTROL_MAX_AGE], "3600");
+    assert_eq!(headers[CONTENT_TYPE], "application/json");
+    assert_eq!(headers.get_all(CONTENT_TYPE).iter().count(), 1);
+}
 
 fn preflight(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
     request(Method::OPTIONS, path, headers)

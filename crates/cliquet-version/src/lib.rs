@@ -77,10 +77,11 @@
 //!
 //! # Caveats
 //!
-//! - Order: [`SecurityHeadersLayer`] outside [`EosLayer`], [`EosLayer`]
-//!   outside [`VersionLayer`] (its `Alert` and `410` apply to redirects and
-//!   404s too), and a CORS layer outside all of them, so their answers are
-//!   readable cross-origin.
+//! - Order, outermost first: an error layer, [`SecurityHeadersLayer`], a
+//!   CORS layer (so the `410` and the redirects are readable cross-origin),
+//!   [`EosLayer`] (its `Alert` and `410` apply to redirects and 404s too), a
+//!   backoff layer (so redirects carry `Backoff`), then [`VersionLayer`]
+//!   right around the router.
 //! - The layers keep the inner response body type; the responses they write
 //!   themselves are made with `ResBody: From<Bytes>` (true of
 //!   `axum::body::Body` and `http_body_util::Full<Bytes>`).
