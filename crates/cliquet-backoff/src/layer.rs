@@ -36,6 +36,12 @@ use crate::settings::{
 /// the handle changes what every service made by this layer does from the
 /// next response on, without a restart.
 ///
+/// Clones of a layer share these switches: a clone is the same layer, and
+/// the builder methods [`backoff`](BackoffLayer::backoff),
+/// [`percentage`](BackoffLayer::percentage) and
+/// [`readonly`](BackoffLayer::readonly) change every clone. Start from
+/// [`BackoffLayer::new`] for an independent layer.
+///
 /// The layer keeps the inner service's response body type: the `405` it
 /// writes itself is built with the body's `From<Bytes>`, so stacking it adds
 /// no wrapper type.
