@@ -52,20 +52,29 @@ impl Reply {
 }
 
 impl TestServer {
-    /// Serves `app` until the server is stopped or dropped.
-    pub async fn start(app: axum::Router) -> Self {
+    /// Serves `service` (a router, or a router wrapped in layers) until
+    /// the server is stopped or dropped.
+    pub async fn start<S, B>(service: S) -> Self
+    where
+        S: tower_service::Service<
+                axum::extract::Request,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(cliquet::cli::serve(listener, service, async {
+            let _ = stopped.await;
+        }));
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
             address,

@@ -14,6 +14,8 @@ use serde_json::{Map, json};
 use tower::ServiceBuilder;
 
 fn app() -> Router {
+    // Layers go on the router here (`Router::layer`); recipes wrap the
+    // whole router instead, which `TestServer::start` accepts too.
     let hello = Arc::new(Hello {
         project_name: "demo".into(),
         project_version: "1.0.0".into(),

@@ -5,8 +5,19 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::convert::Infallible;
+
+use axum::ServiceExt as _;
+use axum::body::Body;
+use axum::extract::Request;
+use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use http::Response;
 use tokio::net::TcpListener;
+use tower::util::MapResponse;
+use tower_service::Service;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The options of `serve`.
 #[derive(Debug, Clone, Default, Args, PartialEq, Eq)]
@@ -92,17 +103,28 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; requests in
+/// Serves `service` on `listener` until `shutdown` resolves; requests in
 /// flight then finish before this returns.
-pub async fn serve(
+///
+/// `service` is the whole stack (the protocol's layers wrap the router, not
+/// the other way round, so that they see the router's own 404 and 405
+/// answers); any response body type that carries bytes is accepted.
+pub async fn serve<S, B>(
     listener: TcpListener,
-    app: axum::Router,
+    service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "listening");
     }
-    axum::serve(listener, app)
+    let service = MapResponse::new(service, |response: Response<B>| response.map(Body::new));
+    axum::serve(listener, service.into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }
