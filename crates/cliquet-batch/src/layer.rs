@@ -348,7 +348,7 @@ impl<S, H> Run<S, H> {
         };
         let subrequests = match payload::parse(&body, &limits) {
             Ok(subrequests) => subrequests,
-            Err(invalid) => return Ok(error(invalid)),
+            Err(invalid) => return Ok(error(*invalid)),
         };
         if subrequests.is_empty() {
             return Ok(answer(&[]));

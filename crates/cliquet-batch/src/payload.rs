@@ -60,8 +60,12 @@ pub(crate) struct Limits<'a> {
 }
 
 /// Parses and validates a batch body into its subrequests.
-pub(crate) fn parse(body: &[u8], limits: &Limits<'_>) -> Result<Vec<SubrequestSpec>, ApiError> {
-    let payload: Value = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+pub(crate) fn parse(
+    body: &[u8],
+    limits: &Limits<'_>,
+) -> Result<Vec<SubrequestSpec>, Box<ApiError>> {
+    let payload: Value =
+        serde_json::from_slice(body).map_err(|e| Box::new(ApiError::invalid_json(e)))?;
     let mut errors = Errors::default();
     let requests = validate_payload(payload, limits, &mut errors);
     errors.into_result()?;
@@ -69,21 +73,21 @@ pub(crate) fn parse(body: &[u8], limits: &Limits<'_>) -> Result<Vec<SubrequestSp
 
     // Checks made once the body is valid, as Kinto does.
     if limits.max_requests != 0 && requests.len() > limits.max_requests {
-        return Err(ApiError::invalid_parameter(
+        return Err(Box::new(ApiError::invalid_parameter(
             Location::Body,
             "requests",
             format!("Number of requests is limited to {}", limits.max_requests),
-        ));
+        )));
     }
     if requests
         .iter()
         .any(|request| request.raw_path.contains(RECURSION_MARKER))
     {
-        return Err(ApiError::invalid_parameter(
+        return Err(Box::new(ApiError::invalid_parameter(
             Location::Body,
             "requests",
             "Recursive call on /batch endpoint is forbidden.",
-        ));
+        )));
     }
     Ok(requests.into_iter().map(|r| r.subrequest).collect())
 }
@@ -98,11 +102,11 @@ impl Errors {
             .push(ValidationDetail::new(Location::Body, name, description));
     }
 
-    fn into_result(self) -> Result<(), ApiError> {
+    fn into_result(self) -> Result<(), Box<ApiError>> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid_parameters(self.0))
+            Err(Box::new(ApiError::invalid_parameters(self.0)))
         }
     }
 }
@@ -438,7 +442,7 @@ mod tests {
         max_requests: 25,
     };
 
-    fn parse_value(body: Value) -> Result<Vec<SubrequestSpec>, ApiError> {
+    fn parse_value(body: Value) -> Result<Vec<SubrequestSpec>, Box<ApiError>> {
         parse(body.to_string().as_bytes(), &LIMITS)
     }
 
