@@ -77,8 +77,9 @@
 //!   kept. Characters a URI cannot carry (raw non-ASCII, spaces...) are
 //!   percent-encoded; Kinto answers 500 for the whole batch there.
 //! - **Headers**: all headers of the batch request (`Authorization`
-//!   included), overridden by the subrequest's; the batch's
-//!   `Content-Length` and `Transfer-Encoding` are dropped.
+//!   included), overridden by the subrequest's; then `Content-Length` and
+//!   `Transfer-Encoding` are dropped (the body is another), and
+//!   `Content-Length` is set when there is a body.
 //! - **Body**: a non-empty `body` object is sent as JSON with
 //!   `Content-Type: application/json; charset=utf-8` (whatever the headers
 //!   say); an absent or empty one sends an empty body.

@@ -364,7 +364,7 @@ async fn subrequests_run_in_order_with_the_batch_headers() {
             {"method": "POST", "path": "/v1/articles", "headers": {"X-Both": "mine", "Authorization": "Bearer other"},
              "body": {"data": {"title": "MoFo"}}},
             {"method": "PUT", "path": "/", "headers": {"Content-Type": "text/plain"}, "body": {"data": {}}},
-            {"method": "DELETE", "path": "/x", "headers": {"Content-Type": "text/plain"}, "body": {}},
+            {"method": "DELETE", "path": "/x", "headers": {"Content-Type": "text/plain", "Content-Length": "12"}, "body": {}},
         ]
     }))
     .await;
@@ -423,6 +423,7 @@ async fn subrequests_run_in_order_with_the_batch_headers() {
     // An empty body object sends nothing and keeps the headers' type.
     assert_eq!(echoed[3]["body"], "");
     assert_eq!(echoed[3]["headers"]["content-type"], "text/plain");
+    assert_eq!(echoed[3]["headers"]["content-length"], Value::Null);
 }
 
 #[tokio::test]
