@@ -5,6 +5,8 @@
 //! (Kinto validates the body with `colander`, whose messages quote values
 //! as Python prints them); see [`python`] for that rendering.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use cliquet_errors::{ApiError, Location, ValidationDetail};
 use http::Method;
@@ -243,7 +245,7 @@ fn validate_request(
 
     let headers = match fields.get("headers") {
         None => Vec::new(),
-        Some(headers) => validate_headers(headers, &format!("{name}.headers"), errors),
+        Some(headers) => validate_headers(headers, name, errors),
     };
 
     let body = match fields.get("body") {
@@ -271,29 +273,35 @@ fn validate_request(
     })
 }
 
+/// Validates the `headers` of the request object `request` (its errors are
+/// named `{request}.headers`).
 fn validate_headers(
     headers: &Value,
-    name: &str,
+    request: &str,
     errors: &mut Errors,
 ) -> Vec<(HeaderName, HeaderValue)> {
+    let name = || format!("{request}.headers");
     let Value::Object(map) = headers else {
-        errors.add(name, not_a_mapping(headers));
+        errors.add(name(), not_a_mapping(headers));
         return Vec::new();
     };
     if map.values().any(|value| !value.is_string()) {
-        errors.add(name, format!("{} contains non string value", repr(headers)));
+        errors.add(
+            name(),
+            format!("{} contains non string value", repr(headers)),
+        );
         return Vec::new();
     }
     let mut valid = Vec::with_capacity(map.len());
     for (key, value) in map {
         let value = value.as_str().unwrap_or_default();
         let Ok(header_name) = HeaderName::from_bytes(key.as_bytes()) else {
-            errors.add(name, format!("'{key}' is not a valid header name"));
+            errors.add(name(), format!("'{key}' is not a valid header name"));
             continue;
         };
         let Ok(header_value) = HeaderValue::from_str(value) else {
             errors.add(
-                name,
+                name(),
                 format!(
                     "{} is not a valid value for header '{key}'",
                     repr(&Value::from(value))
@@ -310,13 +318,12 @@ fn validate_headers(
 /// the path does not start with it, and the characters a URI cannot carry
 /// percent-encoded. `None` when even then it is not a valid URI path.
 fn subrequest_path(path: &str, prefix: &str) -> Option<PathAndQuery> {
-    let encoded = utf8_percent_encode(path, PATH_ENCODE).to_string();
-    let full = if encoded.starts_with(prefix) {
-        encoded
+    let encoded: Cow<'_, str> = utf8_percent_encode(path, PATH_ENCODE).into();
+    if encoded.starts_with(prefix) {
+        PathAndQuery::try_from(encoded.as_ref()).ok()
     } else {
-        format!("{prefix}{encoded}")
-    };
-    PathAndQuery::try_from(full).ok()
+        PathAndQuery::try_from(format!("{prefix}{encoded}")).ok()
+    }
 }
 
 /// What `colander.String` makes of a value: falsy values are absent;

@@ -1,5 +1,7 @@
 //! The entries of the batch response, built from subresponses.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use cliquet_errors::{ApiError, Errno};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
@@ -13,7 +15,7 @@ use serde_json::value::RawValue;
 pub(crate) struct Entry {
     path: String,
     status: StatusCode,
-    headers: Vec<(String, String)>,
+    headers: Vec<(Cow<'static, str>, String)>,
     body: EntryBody,
 }
 
@@ -23,6 +25,15 @@ enum EntryBody {
     Json(Box<RawValue>),
     /// A body that is not JSON, as text (`""` for `HEAD` and empty bodies).
     Text(String),
+}
+
+impl EntryBody {
+    fn len(&self) -> usize {
+        match self {
+            EntryBody::Json(json) => json.get().len(),
+            EntryBody::Text(text) => text.len() + 2,
+        }
+    }
 }
 
 impl Entry {
@@ -67,28 +78,26 @@ impl Entry {
             ),
         };
 
-        let mut names: Vec<&HeaderName> = Vec::with_capacity(headers.keys_len());
+        let mut rendered: Vec<(Cow<'static, str>, String)> =
+            Vec::with_capacity(headers.keys_len() + 2);
         for name in headers.keys() {
-            if !(rewritten && (name == CONTENT_TYPE || name == CONTENT_LENGTH)) {
-                names.push(name);
+            if rewritten && (name == CONTENT_TYPE || name == CONTENT_LENGTH) {
+                continue;
             }
+            let mut value = String::new();
+            for (i, part) in headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    value.push_str(", ");
+                }
+                value.push_str(&String::from_utf8_lossy(part.as_bytes()));
+            }
+            rendered.push((display_name(name), value));
         }
-        let mut rendered: Vec<(String, String)> = names
-            .into_iter()
-            .map(|name| {
-                let values: Vec<String> = headers
-                    .get_all(name)
-                    .iter()
-                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-                    .collect();
-                (display_name(name), values.join(", "))
-            })
-            .collect();
         if rewritten {
-            rendered.push(("Content-Type".to_owned(), "application/json".to_owned()));
+            rendered.push((Cow::Borrowed("Content-Type"), "application/json".to_owned()));
         }
         if !head && (rewritten || !headers.contains_key(CONTENT_LENGTH)) {
-            rendered.push(("Content-Length".to_owned(), length.to_string()));
+            rendered.push((Cow::Borrowed("Content-Length"), length.to_string()));
         }
 
         Self {
@@ -102,10 +111,16 @@ impl Entry {
 
 /// Header names as Kinto's web framework writes them in batch responses:
 /// `Content-Type`, `ETag`, `WWW-Authenticate`.
-fn display_name(name: &HeaderName) -> String {
-    match name.as_str() {
-        "etag" => "ETag".to_owned(),
-        "www-authenticate" => "WWW-Authenticate".to_owned(),
+fn display_name(name: &HeaderName) -> Cow<'static, str> {
+    let known = match name.as_str() {
+        "content-type" => "Content-Type",
+        "content-length" => "Content-Length",
+        "etag" => "ETag",
+        "last-modified" => "Last-Modified",
+        "www-authenticate" => "WWW-Authenticate",
+        "retry-after" => "Retry-After",
+        "location" => "Location",
+        "allow" => "Allow",
         lower => {
             let mut out = String::with_capacity(lower.len());
             let mut upper = true;
@@ -113,9 +128,10 @@ fn display_name(name: &HeaderName) -> String {
                 out.push(if upper { c.to_ascii_uppercase() } else { c });
                 upper = c == '-';
             }
-            out
+            return Cow::Owned(out);
         }
-    }
+    };
+    Cow::Borrowed(known)
 }
 
 impl Serialize for Entry {
@@ -132,13 +148,13 @@ impl Serialize for Entry {
     }
 }
 
-struct Headers<'a>(&'a [(String, String)]);
+struct Headers<'a>(&'a [(Cow<'static, str>, String)]);
 
 impl Serialize for Headers<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, value) in self.0 {
-            map.serialize_entry(name, value)?;
+            map.serialize_entry(name.as_ref(), value)?;
         }
         map.end()
     }
@@ -150,8 +166,18 @@ pub(crate) fn render(entries: &[Entry]) -> Bytes {
     struct Answer<'a> {
         responses: &'a [Entry],
     }
+    // Room for the bodies and a little more: one allocation in most cases.
+    let capacity = entries
+        .iter()
+        .map(|entry| entry.body.len() + 48 * entry.headers.len() + entry.path.len() + 64)
+        .sum::<usize>()
+        + 16;
+    let mut out = Vec::with_capacity(capacity);
     // Strings, integers and embedded JSON always serialise.
-    Bytes::from(serde_json::to_vec(&Answer { responses: entries }).unwrap_or_default())
+    match serde_json::to_writer(&mut out, &Answer { responses: entries }) {
+        Ok(()) => Bytes::from(out),
+        Err(_) => Bytes::new(),
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ fn json_response(status: StatusCode, value: Value) -> Response<Full<Bytes>> {
 /// - `/v1/plain/{code}`: answers that status with a text body;
 /// - `/v1/abort`: a 400 marked with [`AbortBatch`];
 /// - `/v1/redirect`: 307 to `/v1/target?moved=1`;
+/// - `/v1/loop`: 307 to itself; `/v1/found`: 302 to `/v1/loop`;
 /// - `/v1/fail`: the service fails;
 /// - `/v1/text`: a text 200;
 /// - anything else: 200 with an echo of the request.
@@ -148,6 +149,18 @@ async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Br
                 "location",
                 "http://localhost/v1/target?moved=1".parse().unwrap(),
             );
+            return Ok(response);
+        }
+        "/v1/loop" | "/v1/found" => {
+            let mut response = Response::new(Full::default());
+            *response.status_mut() = if path == "/v1/loop" {
+                StatusCode::TEMPORARY_REDIRECT
+            } else {
+                StatusCode::FOUND
+            };
+            response
+                .headers_mut()
+                .insert("location", "/v1/loop".parse().unwrap());
             return Ok(response);
         }
         "/v1/fail" => return Err(Broken),
@@ -616,6 +629,24 @@ async fn redirects_are_followed_once() {
     assert_eq!(echoed["headers"]["x-mine"], "1");
     let sent: Value = serde_json::from_str(echoed["body"].as_str().unwrap()).unwrap();
     assert_eq!(sent, json!({"data": {"a": 1}}));
+}
+
+#[tokio::test]
+async fn only_one_redirect_is_followed_and_only_307_308() {
+    let (status, body) = batch(json!({"requests": [
+        {"path": "/loop"},
+        {"path": "/found"},
+    ]}))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let looping = &body["responses"][0];
+    assert_eq!(looping["status"], 307, "the second redirect is recorded");
+    assert_eq!(looping["path"], "/v1/loop");
+    assert_eq!(looping["headers"]["Location"], "/v1/loop");
+    assert_eq!(looping["body"], "");
+    let found = &body["responses"][1];
+    assert_eq!(found["status"], 302, "a 302 is recorded, not followed");
+    assert_eq!(found["path"], "/v1/found");
 }
 
 #[tokio::test]
