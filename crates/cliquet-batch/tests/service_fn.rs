@@ -99,6 +99,7 @@ fn json_response(status: StatusCode, value: Value) -> Response<Full<Bytes>> {
 /// - `/v1/redirect`: 307 to `/v1/target?moved=1`;
 /// - `/v1/loop`: 307 to itself; `/v1/found`: 302 to `/v1/loop`;
 /// - `/v1/fail`: the service fails;
+/// - `/v1/panic`: the handler panics;
 /// - `/v1/text`: a text 200;
 /// - anything else: 200 with an echo of the request.
 async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Broken> {
@@ -164,6 +165,7 @@ async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Br
             return Ok(response);
         }
         "/v1/fail" => return Err(Broken),
+        "/v1/panic" => panic!("a bug in a handler"),
         "/v1/text" => return Ok(Response::new(Full::new(Bytes::from_static(b"hello")))),
         _ => {}
     }
@@ -722,4 +724,28 @@ async fn readiness_is_respected() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["responses"][1]["body"], json!({}));
+}
+
+#[tokio::test]
+async fn a_panic_drops_the_scope_without_commit() {
+    // The error layer outside turns the panic into a 500; the scope is
+    // neither committed nor rolled back by the layer: dropping it must undo
+    // its work.
+    let store = Store::default();
+    let service = cliquet_errors::ErrorLayer::new().layer(
+        BatchLayer::new()
+            .scope(store.clone())
+            .layer(service_fn(echo)),
+    );
+    let body = json!({"requests": [
+        {"method": "PUT", "path": "/write/a"},
+        {"path": "/panic"},
+    ]});
+    let response = service
+        .oneshot(batch_request(body.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(store.calls(), ["begin"]);
+    assert!(store.committed().is_empty());
 }
