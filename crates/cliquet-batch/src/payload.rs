@@ -6,6 +6,7 @@
 //! as Python prints them); see [`python`] for that rendering.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use bytes::Bytes;
 use cliquet_errors::{ApiError, Location, ValidationDetail};
@@ -137,7 +138,7 @@ fn validate_payload(
 
     if let Some(defaults) = &defaults {
         // The defaults are a request object whose path is optional.
-        validate_request(defaults, "defaults", false, limits, errors);
+        validate_request(defaults, Name::Defaults, false, limits, errors);
     }
 
     let Some(requests) = requests else {
@@ -159,8 +160,8 @@ fn validate_payload(
         if let (Some(Value::Object(defaults)), Value::Object(request)) = (&defaults, &mut request) {
             merge_missing(request, defaults);
         }
-        let name = format!("requests.{index}");
-        if let Some(subrequest) = validate_request(&request, &name, true, limits, errors) {
+        let name = Name::Request(index);
+        if let Some(subrequest) = validate_request(&request, name, true, limits, errors) {
             validated.push(subrequest);
         }
     }
@@ -183,16 +184,33 @@ fn merge_missing(target: &mut Map<String, Value>, defaults: &Map<String, Value>)
     }
 }
 
+/// The name of a request object in validation errors. Formatted only when
+/// there is an error to report.
+#[derive(Clone, Copy)]
+enum Name {
+    Defaults,
+    Request(usize),
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Name::Defaults => f.write_str("defaults"),
+            Name::Request(index) => write!(f, "requests.{index}"),
+        }
+    }
+}
+
 /// Validates one request object; records its errors under `name`.
 fn validate_request(
     request: &Value,
-    name: &str,
+    name: Name,
     path_required: bool,
     limits: &Limits<'_>,
     errors: &mut Errors,
 ) -> Option<Validated> {
     let Value::Object(fields) = request else {
-        errors.add(name, not_a_mapping(request));
+        errors.add(name.to_string(), not_a_mapping(request));
         return None;
     };
     let before = errors.0.len();
@@ -203,7 +221,7 @@ fn validate_request(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     if !unknown.is_empty() {
-        errors.add(name, unrecognized_keys(&unknown));
+        errors.add(name.to_string(), unrecognized_keys(&unknown));
     }
 
     let method = match fields.get("method").and_then(colander_string) {
@@ -251,7 +269,7 @@ fn validate_request(
     let body = match fields.get("body") {
         None => None,
         Some(Value::Object(body)) if body.is_empty() => None,
-        Some(body @ Value::Object(_)) => Some(Bytes::from(body.to_string())),
+        Some(body @ Value::Object(_)) => serde_json::to_vec(body).ok().map(Bytes::from),
         Some(other) => {
             errors.add(format!("{name}.body"), not_a_mapping(other));
             None
@@ -277,7 +295,7 @@ fn validate_request(
 /// named `{request}.headers`).
 fn validate_headers(
     headers: &Value,
-    request: &str,
+    request: Name,
     errors: &mut Errors,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let name = || format!("{request}.headers");
