@@ -124,7 +124,9 @@
 //! request logging layers outside, the authentication and resource layers
 //! (and the version redirects, which the batch follows) inside. With axum,
 //! wrap the whole `Router` (`BatchLayer::new().layer(router)` or a
-//! `ServiceBuilder`), not `Router::layer`, which wraps each route alone.
+//! `ServiceBuilder`), not `Router::layer`, which wraps each route alone;
+//! `Router::new().fallback_service(batched)` turns the result back into a
+//! `Router` for `axum::serve`.
 //!
 //! # Caveats
 //!
