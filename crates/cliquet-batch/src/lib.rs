@@ -64,10 +64,12 @@
 //! - Anything else is a 400 errno 107 whose details name every fault, with
 //!   Kinto's wording: not JSON, not an object, unknown keys, wrong types,
 //!   missing `requests` or `path`, unknown methods, header names or values
-//!   that HTTP cannot carry. Once the body is valid: more requests than
-//!   `batch_max_requests` ([`BatchLayer::max_requests`], 25 by default, 0
-//!   for no limit), or a path containing `/batch` anywhere (Kinto's rule
-//!   against recursion: it also refuses a collection named `batches`).
+//!   that HTTP cannot carry; more requests than `batch_max_requests`
+//!   ([`BatchLayer::max_requests`], 25 by default, 0 for no limit: counted
+//!   before the requests are validated, where Kinto counts them after);
+//!   once the body is valid, a path containing `/batch` anywhere (Kinto's
+//!   rule against recursion: it also refuses a collection named
+//!   `batches`).
 //! - An empty `requests` list answers `{"responses": []}`.
 //!
 //! # Subrequests
@@ -131,7 +133,9 @@
 //! # Caveats
 //!
 //! - The batch body is read whole: limit its size with an outer layer
-//!   (tower-http's `RequestBodyLimitLayer`).
+//!   (tower-http's `RequestBodyLimitLayer`). The `defaults` are copied into
+//!   every request: without a `max_requests` limit, a small body can ask
+//!   for much memory.
 //! - The inner request body type must implement `From<Bytes>` (axum's
 //!   `Body`, `Full<Bytes>`): subrequests are built with it.
 //! - Read-only mode (405 on `POST /v1/batch`) belongs to the backoff layer,

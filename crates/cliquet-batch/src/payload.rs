@@ -74,14 +74,7 @@ pub(crate) fn parse(
     errors.into_result()?;
     let requests = requests.unwrap_or_default();
 
-    // Checks made once the body is valid, as Kinto does.
-    if limits.max_requests != 0 && requests.len() > limits.max_requests {
-        return Err(Box::new(ApiError::invalid_parameter(
-            Location::Body,
-            "requests",
-            format!("Number of requests is limited to {}", limits.max_requests),
-        )));
-    }
+    // Checked once the body is valid, as Kinto does.
     if requests
         .iter()
         .any(|request| request.raw_path.contains(RECURSION_MARKER))
@@ -152,6 +145,17 @@ fn validate_payload(
         );
         return None;
     };
+
+    // Kinto counts the requests once they are valid. Counting them first
+    // spares the work (and the memory: the defaults are copied into every
+    // request) of a batch that will be refused anyway.
+    if limits.max_requests != 0 && requests.len() > limits.max_requests {
+        errors.add(
+            "requests",
+            format!("Number of requests is limited to {}", limits.max_requests),
+        );
+        return None;
+    }
 
     let mut validated = Vec::with_capacity(requests.len());
     for (index, mut request) in requests.into_iter().enumerate() {
@@ -803,6 +807,15 @@ mod tests {
             error.message(),
             // "requests" is in the description, so it is the message as it is.
             Some("Number of requests is limited to 25")
+        );
+        // Counted before the requests are validated.
+        let invalid: Vec<Value> = (0..26).map(|_| json!({"method": "get"})).collect();
+        assert_eq!(
+            single_error(json!({"requests": invalid})),
+            (
+                "requests".into(),
+                "Number of requests is limited to 25".into()
+            )
         );
         // Exactly the limit passes; 0 is unlimited.
         assert_eq!(
