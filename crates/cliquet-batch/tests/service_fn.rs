@@ -749,3 +749,16 @@ async fn a_panic_drops_the_scope_without_commit() {
     assert_eq!(store.calls(), ["begin"]);
     assert!(store.committed().is_empty());
 }
+
+#[tokio::test]
+async fn a_shared_hook() {
+    let store = Store::default();
+    let service = BatchLayer::new()
+        .scope(Arc::new(store.clone()))
+        .layer(service_fn(echo));
+    let body = json!({"requests": [{"method": "PUT", "path": "/write/a"}]});
+    let (status, _, _) = call(service, batch_request(body.to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(store.calls(), ["begin", "commit"]);
+    assert_eq!(store.committed(), ["a"]);
+}
