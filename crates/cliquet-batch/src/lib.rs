@@ -98,7 +98,7 @@
 //!
 //! | subresponse | effect |
 //! | --- | --- |
-//! | 1xx, 2xx, 3xx, 4xx | recorded; the batch goes on |
+//! | 1xx, 2xx, 3xx, 4xx other than 409 | recorded; the batch goes on |
 //! | 4xx without a JSON body | recorded as `{"code", "errno": 999, "error": <reason>}` |
 //! | **5xx**, or **409** | the **whole batch** is rolled back and answers that subresponse |
 //! | marked with [`AbortBatch`] | same as a 5xx, whatever its status |
