@@ -124,7 +124,10 @@
 //! Layers outside the batch layer see the batch once; layers inside see
 //! every subrequest. Put the error, CORS, backoff, end-of-service and
 //! request logging layers outside, the authentication and resource layers
-//! (and the version redirects, which the batch follows) inside. With axum,
+//! (and the version redirects, which the batch follows) inside. Headers
+//! that outer layers add (`Backoff`, the security headers) are then on the
+//! batch response only; Kinto also copies them into its successful
+//! subresponses, which clients do not read. With axum,
 //! wrap the whole `Router` (`BatchLayer::new().layer(router)` or a
 //! `ServiceBuilder`), not `Router::layer`, which wraps each route alone;
 //! `Router::new().fallback_service(batched)` turns the result back into a
