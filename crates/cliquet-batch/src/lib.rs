@@ -126,8 +126,8 @@
 //! request logging layers outside, the authentication and resource layers
 //! (and the version redirects, which the batch follows) inside. Headers
 //! that outer layers add (`Backoff`, the security headers) are then on the
-//! batch response only; Kinto also copies them into its successful
-//! subresponses, which clients do not read. With axum,
+//! batch response only (Kinto also puts them in its successful
+//! subresponses; place such a layer inside to get that). With axum,
 //! wrap the whole `Router` (`BatchLayer::new().layer(router)` or a
 //! `ServiceBuilder`), not `Router::layer`, which wraps each route alone;
 //! `Router::new().fallback_service(batched)` turns the result back into a
