@@ -108,6 +108,7 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
 ///
 /// Without an endpoint or a DSN, those two are not set up at all.
 pub fn init_logging(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    #[cfg(any(feature = "otlp", feature = "sentry"))]
     let env = |name: &str| std::env::var(name).ok();
     let filter = match EnvFilter::try_from_default_env() {
         Ok(filter) => filter,
@@ -120,13 +121,13 @@ pub fn init_logging(settings: &TelemetrySettings) -> Result<TelemetryGuard, Tele
     };
     #[allow(unused_mut)]
     let mut guard = TelemetryGuard::default();
-    let mut layers: Vec<BoxedLayer> = Vec::new();
-    layers.push(match settings.log_format {
+    #[allow(unused_mut)]
+    let mut layers: Vec<BoxedLayer> = vec![match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .event_format(MozLog::new(settings.project_name.clone()))
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
-    });
+    }];
 
     #[cfg(feature = "otlp")]
     if let Some(provider) = otlp::tracer_provider(settings, &env)? {
@@ -142,7 +143,6 @@ pub fn init_logging(settings: &TelemetrySettings) -> Result<TelemetryGuard, Tele
         guard.sentry = Some(sentry::init(options));
         layers.extend(sentry_init::layers(settings));
     }
-    let _ = &env;
 
     tracing_subscriber::registry()
         .with(filter)
@@ -152,6 +152,7 @@ pub fn init_logging(settings: &TelemetrySettings) -> Result<TelemetryGuard, Tele
     Ok(guard)
 }
 
+#[cfg(any(feature = "otlp", feature = "sentry"))]
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.trim().is_empty())
 }
@@ -220,10 +221,12 @@ pub(crate) mod sentry_init {
         let dsn: sentry::types::Dsn =
             dsn.trim()
                 .parse()
-                .map_err(|error: sentry::types::ParseDsnError| TelemetryError::Settings {
-                    setting: "sentry_dsn",
-                    reason: error.to_string(),
-                })?;
+                .map_err(
+                    |error: sentry::types::ParseDsnError| TelemetryError::Settings {
+                        setting: "sentry_dsn",
+                        reason: error.to_string(),
+                    },
+                )?;
         let environment =
             non_empty(settings.sentry_env.clone()).or_else(|| non_empty(env("SENTRY_ENV")));
         let mut options =
@@ -317,7 +320,9 @@ mod tests {
             sentry_env: Some("prod".to_owned()),
             ..TelemetrySettings::kinto()
         };
-        let options = sentry_init::client_options(&settings, &env).unwrap().unwrap();
+        let options = sentry_init::client_options(&settings, &env)
+            .unwrap()
+            .unwrap();
         assert_eq!(options.dsn.unwrap().host(), "other.example.com");
         assert_eq!(options.environment.as_deref(), Some("prod"));
     }

@@ -75,7 +75,10 @@ impl Fields {
 
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.insert(field, serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number));
+        self.insert(
+            field,
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        );
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {

@@ -257,8 +257,17 @@ mod tests {
         let settings: TelemetrySettings = serde_json::from_str("{}").unwrap();
         assert_eq!(settings, TelemetrySettings::default());
         assert_eq!(settings.statsd_prefix(), "kinto.core");
-        assert!(settings.prometheus_histogram_buckets.last().unwrap().is_infinite());
-        assert_eq!(settings.sentry_events_min_level.tracing_level(), tracing::Level::WARN);
+        assert!(
+            settings
+                .prometheus_histogram_buckets
+                .last()
+                .unwrap()
+                .is_infinite()
+        );
+        assert_eq!(
+            settings.sentry_events_min_level.tracing_level(),
+            tracing::Level::WARN
+        );
     }
 
     #[test]
@@ -271,11 +280,23 @@ mod tests {
             "sentry_breadcrumbs_min_level": 20,
         }))
         .unwrap();
-        assert_eq!(settings.prometheus_histogram_buckets, vec![0.5, 2.0, f64::INFINITY]);
-        assert_eq!(settings.prometheus_disabled_metrics, ["users", "request_size"]);
-        assert_eq!(settings.metrics_matchdict_fields, ["bucket_id", "collection_id"]);
+        assert_eq!(
+            settings.prometheus_histogram_buckets,
+            vec![0.5, 2.0, f64::INFINITY]
+        );
+        assert_eq!(
+            settings.prometheus_disabled_metrics,
+            ["users", "request_size"]
+        );
+        assert_eq!(
+            settings.metrics_matchdict_fields,
+            ["bucket_id", "collection_id"]
+        );
         assert_eq!(settings.sentry_events_min_level, PyLevel(40));
-        assert_eq!(settings.sentry_breadcrumbs_min_level.tracing_level(), tracing::Level::INFO);
+        assert_eq!(
+            settings.sentry_breadcrumbs_min_level.tracing_level(),
+            tracing::Level::INFO
+        );
     }
 
     #[test]
@@ -284,7 +305,10 @@ mod tests {
             "prometheus_histogram_buckets": "0.5 lots",
         }))
         .unwrap_err();
-        assert!(error.to_string().contains("prometheus_histogram_buckets"), "{error}");
+        assert!(
+            error.to_string().contains("prometheus_histogram_buckets"),
+            "{error}"
+        );
         let error = serde_json::from_value::<TelemetrySettings>(serde_json::json!({
             "sentry_events_min_level": "loud",
         }))

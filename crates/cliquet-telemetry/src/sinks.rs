@@ -77,8 +77,13 @@ pub fn build_metrics(
     settings: &TelemetrySettings,
 ) -> Result<Option<(BoxedRecorder, MetricsHandle)>, TelemetryError> {
     let mut handle = MetricsHandle::default();
-    let disabled: Arc<HashSet<String>> =
-        Arc::new(settings.prometheus_disabled_metrics.iter().cloned().collect());
+    let disabled: Arc<HashSet<String>> = Arc::new(
+        settings
+            .prometheus_disabled_metrics
+            .iter()
+            .cloned()
+            .collect(),
+    );
     let mut sinks: Vec<BoxedRecorder> = Vec::new();
 
     if settings.prometheus_enabled {
@@ -170,7 +175,10 @@ impl<R> Renamed<R> {
         if self.prefix.is_empty() {
             return key.clone();
         }
-        Key::from_parts(self.name(key.name()), key.labels().cloned().collect::<Vec<_>>())
+        Key::from_parts(
+            self.name(key.name()),
+            key.labels().cloned().collect::<Vec<_>>(),
+        )
     }
 }
 
@@ -192,7 +200,8 @@ impl<R: Recorder> Recorder for Renamed<R> {
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
         if !self.disabled(key.as_str()) {
             let name = self.name(key.as_str());
-            self.inner.describe_histogram(name.into(), unit, description);
+            self.inner
+                .describe_histogram(name.into(), unit, description);
         }
     }
 

@@ -157,7 +157,11 @@ struct Subrequest;
 #[test]
 fn subrequests_log_under_their_own_target_with_their_own_context() {
     let inner = service_fn(|request: Request<Body>| async move {
-        let context = request.extensions().get::<RequestContext>().unwrap().clone();
+        let context = request
+            .extensions()
+            .get::<RequestContext>()
+            .unwrap()
+            .clone();
         if request.uri().path() == "/v1/batch" {
             context.set_user("account:outer", "account");
         }
@@ -215,10 +219,12 @@ fn under_an_axum_router_with_a_context_layer() {
             },
         ))
         // An authentication layer, inside the log layer.
-        .layer(axum::middleware::map_request(|mut request: Request<axum::body::Body>| async move {
-            request.extensions_mut().insert(Identity("account:alice"));
-            request
-        }))
+        .layer(axum::middleware::map_request(
+            |mut request: Request<axum::body::Body>| async move {
+                request.extensions_mut().insert(Identity("account:alice"));
+                request
+            },
+        ))
         .layer(RequestLogLayer::new());
 
     let (_, capture) = run(None, async {
@@ -233,7 +239,11 @@ fn under_an_axum_router_with_a_context_layer() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let response = app
-            .oneshot(Request::get("/v1/nowhere").body(axum::body::Body::empty()).unwrap())
+            .oneshot(
+                Request::get("/v1/nowhere")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -48,17 +48,15 @@ async fn records(request: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(response)
 }
 
-fn layered() -> impl tower::Service<
-    Request<Body>,
-    Response = Response<Body>,
-    Error = Infallible,
-    Future = impl Send,
-> + Clone {
+fn layered()
+-> impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future = impl Send>
++ Clone {
     ServiceBuilder::new()
         .layer(RequestLogLayer::new())
-        .layer(RequestMetricsLayer::new().matchdict_fields(
-            TelemetrySettings::kinto().metrics_matchdict_fields,
-        ))
+        .layer(
+            RequestMetricsLayer::new()
+                .matchdict_fields(TelemetrySettings::kinto().metrics_matchdict_fields),
+        )
         .service(service_fn(records))
 }
 
@@ -103,17 +101,32 @@ fn request_metrics_render_with_the_protocol_labels() {
     let labels = r#"method="put",endpoint="record-object",bucket_id="beers",collection_id="barley",group_id="",record_id="abc""#;
     for bound in ["0.01", "0.05", "0.1", "0.5", "1", "3", "6", "+Inf"] {
         let prefix = format!(r#"kinto_request_duration_seconds_bucket{{{labels},le="{bound}"}} "#);
-        assert!(lines.iter().any(|line| line.starts_with(&prefix)), "{prefix} in {text}");
+        assert!(
+            lines.iter().any(|line| line.starts_with(&prefix)),
+            "{prefix} in {text}"
+        );
     }
-    assert!(lines.contains(&format!("kinto_request_duration_seconds_count{{{labels}}} 3").as_str()), "{text}");
+    assert!(
+        lines.contains(&format!("kinto_request_duration_seconds_count{{{labels}}} 3").as_str()),
+        "{text}"
+    );
     // The body size is a summary: its sum is 3 × 10 bytes.
-    assert!(lines.contains(&format!("kinto_request_size_sum{{{labels}}} 30").as_str()), "{text}");
-    assert!(lines.contains(&format!("kinto_request_size_count{{{labels}}} 3").as_str()), "{text}");
+    assert!(
+        lines.contains(&format!("kinto_request_size_sum{{{labels}}} 30").as_str()),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&format!("kinto_request_size_count{{{labels}}} 3").as_str()),
+        "{text}"
+    );
     assert!(
         lines.contains(&r#"kinto_users_total{auth="account",userid="account.alice"} 3"#),
         "{text}"
     );
-    assert!(lines.contains(&r#"kinto_authentication_total{type="account"} 3"#), "{text}");
+    assert!(
+        lines.contains(&r#"kinto_authentication_total{type="account"} 3"#),
+        "{text}"
+    );
     assert!(!text.contains("_created"), "{text}");
     assert_unique(&text);
 }
@@ -123,7 +136,15 @@ fn error_responses_blank_the_matchdict_labels() {
     let (recorder, handle) = prometheus(TelemetrySettings::kinto());
     run(
         Some(&recorder),
-        get_all(layered(), &["/records/403", "/records/412", "/anonymous/404", "/anonymous/204"]),
+        get_all(
+            layered(),
+            &[
+                "/records/403",
+                "/records/412",
+                "/anonymous/404",
+                "/anonymous/204",
+            ],
+        ),
     );
     let text = handle.render().unwrap();
     let lines = samples(&text);
@@ -161,12 +182,18 @@ fn prefix_is_normalised_and_disabled_metrics_are_dropped() {
     let (recorder, handle) = prometheus(settings);
     run(Some(&recorder), get_all(layered(), &["/records/200"]));
     let text = handle.render().unwrap();
-    assert!(text.contains("remotesettings_request_summary_total{"), "{text}");
+    assert!(
+        text.contains("remotesettings_request_summary_total{"),
+        "{text}"
+    );
     assert!(text.contains(r#"remotesettings_request_duration_seconds_bucket{method="put",endpoint="record-object",bucket_id="beers",collection_id="barley",group_id="",record_id="abc",le="0.25"} 1"#), "{text}");
     assert!(!text.contains(r#"le="0.5""#), "{text}");
     assert!(!text.contains("users"), "{text}");
     assert!(!text.contains("request_size"), "{text}");
-    assert!(text.contains("remotesettings_authentication_total"), "{text}");
+    assert!(
+        text.contains("remotesettings_authentication_total"),
+        "{text}"
+    );
     assert_eq!(handle.prometheus_prefix(), "remotesettings");
 
     // An empty prefix: no prefix at all.
@@ -176,7 +203,12 @@ fn prefix_is_normalised_and_disabled_metrics_are_dropped() {
     });
     run(Some(&recorder), get_all(layered(), &["/records/200"]));
     let text = handle.render().unwrap();
-    assert!(samples(&text).iter().any(|line| line.starts_with("request_summary_total{")), "{text}");
+    assert!(
+        samples(&text)
+            .iter()
+            .any(|line| line.starts_with("request_summary_total{")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -187,21 +219,33 @@ fn backend_timers_are_histograms_with_dots_made_underscores() {
         assert_eq!(storage.key(), "backend.storage.seconds");
         storage.time("get_all", async {}).await;
         storage.time("get_all", async {}).await;
-        Timer::authentication("account").time("authenticate", async {}).await;
+        Timer::authentication("account")
+            .time("authenticate", async {})
+            .await;
     });
     let text = handle.render().unwrap();
     assert!(
         samples(&text).contains(&r#"kinto_backend_storage_seconds_count{method="get_all"} 2"#),
         "{text}"
     );
-    assert!(text.contains(r#"kinto_backend_storage_seconds_bucket{method="get_all",le="0.01"}"#), "{text}");
-    assert!(text.contains(r#"kinto_authentication_account_seconds_count{method="authenticate"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"kinto_backend_storage_seconds_bucket{method="get_all",le="0.01"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"kinto_authentication_account_seconds_count{method="authenticate"} 1"#),
+        "{text}"
+    );
     assert_unique(&text);
 }
 
 #[test]
 fn no_sink_configured_builds_no_recorder() {
-    assert!(build_metrics(&TelemetrySettings::kinto()).unwrap().is_none());
+    assert!(
+        build_metrics(&TelemetrySettings::kinto())
+            .unwrap()
+            .is_none()
+    );
     let Err(bad) = build_metrics(&TelemetrySettings {
         statsd_url: Some("tcp://localhost:8125".to_owned()),
         ..TelemetrySettings::kinto()
@@ -231,7 +275,11 @@ fn metrics_endpoint_serves_the_text_format() {
     });
     assert_eq!(get.status(), StatusCode::OK);
     assert_eq!(get.headers()[CONTENT_TYPE], PROMETHEUS_CONTENT_TYPE);
-    let length: usize = get.headers()[CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+    let length: usize = get.headers()[CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let body = futures_body(get);
     assert_eq!(body.len(), length);
     assert!(body.contains("kinto_request_summary_total{"), "{body}");
@@ -242,7 +290,9 @@ fn metrics_endpoint_serves_the_text_format() {
 }
 
 fn futures_body(response: Response<Body>) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let bytes = runtime
         .block_on(response.into_body().collect())
         .unwrap()
@@ -282,11 +332,10 @@ fn under_an_axum_router_with_route_names_and_path_fields() {
         .route_service("/__metrics__", endpoint)
         .route_layer(ContextLayer::new(name_route))
         .layer(
-            ServiceBuilder::new()
-                .layer(RequestLogLayer::new())
-                .layer(RequestMetricsLayer::new().matchdict_fields(
-                    TelemetrySettings::kinto().metrics_matchdict_fields,
-                )),
+            ServiceBuilder::new().layer(RequestLogLayer::new()).layer(
+                RequestMetricsLayer::new()
+                    .matchdict_fields(TelemetrySettings::kinto().metrics_matchdict_fields),
+            ),
         );
 
     let (body, capture) = run(Some(&recorder), async {
@@ -304,7 +353,11 @@ fn under_an_axum_router_with_route_names_and_path_fields() {
         }
         let response = app
             .clone()
-            .oneshot(Request::get("/__metrics__").body(axum::body::Body::empty()).unwrap())
+            .oneshot(
+                Request::get("/__metrics__")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(response.headers()[CONTENT_TYPE], PROMETHEUS_CONTENT_TYPE);

@@ -92,6 +92,9 @@ pub fn assert_unique(text: &str) {
     let mut seen = std::collections::HashSet::new();
     for line in samples(text) {
         let series = line.rsplit_once(' ').map_or(line, |(series, _)| series);
-        assert!(seen.insert(series), "duplicate series {series:?} in\n{text}");
+        assert!(
+            seen.insert(series),
+            "duplicate series {series:?} in\n{text}"
+        );
     }
 }
