@@ -329,6 +329,49 @@ mod tests {
 
     #[cfg(feature = "sentry")]
     #[test]
+    fn sentry_gets_events_from_the_min_level_and_breadcrumbs_below() {
+        use sentry::protocol::Level;
+
+        let capture = |settings: TelemetrySettings| {
+            sentry::test::with_captured_events(|| {
+                let subscriber = tracing_subscriber::registry()
+                    .with(EnvFilter::new("trace"))
+                    .with(Vec::from(sentry_init::layers(&settings)));
+                tracing::subscriber::with_default(subscriber, || {
+                    tracing::trace!("t");
+                    tracing::debug!("d");
+                    tracing::info!("i");
+                    tracing::warn!("w");
+                    tracing::error!("e");
+                });
+            })
+        };
+        let crumbs = |event: &sentry::protocol::Event<'_>| -> Vec<String> {
+            event
+                .breadcrumbs
+                .iter()
+                .filter_map(|crumb| crumb.message.clone())
+                .collect()
+        };
+
+        // Kinto's defaults: events from WARNING, breadcrumbs from DEBUG.
+        let events = capture(TelemetrySettings::kinto());
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].level, Level::Warning);
+        assert_eq!(crumbs(&events[0]), ["d", "i"]);
+        assert_eq!(events[1].level, Level::Error);
+
+        let events = capture(TelemetrySettings {
+            sentry_events_min_level: crate::PyLevel(40),
+            sentry_breadcrumbs_min_level: crate::PyLevel(30),
+            ..TelemetrySettings::kinto()
+        });
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(crumbs(&events[0]), ["w"]);
+    }
+
+    #[cfg(feature = "sentry")]
+    #[test]
     fn a_bad_sentry_dsn_names_the_setting() {
         let settings = TelemetrySettings {
             sentry_dsn: Some("not a dsn".to_owned()),

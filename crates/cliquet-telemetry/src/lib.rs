@@ -74,6 +74,17 @@
 //! ), "{text}");
 //! ```
 //!
+//! # Features
+//!
+//! None is on by default, so that a service that only logs and counts
+//! builds no HTTP client, TLS stack or protobuf code:
+//! - `otlp`: OTLP/HTTP trace export (`opentelemetry-otlp` with its blocking
+//!   `reqwest` client, `tracing-opentelemetry`);
+//! - `sentry`: the Sentry client and its `tracing` integration
+//!   (`ErrorLayer` for events, `BreadcrumbLayer` for breadcrumbs).
+//!
+//! With a feature on but no endpoint or DSN configured, nothing is set up.
+//!
 //! # Caveats
 //!
 //! - The layers emit when the response head is ready: `t` and

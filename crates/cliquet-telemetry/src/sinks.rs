@@ -53,6 +53,16 @@ impl MetricsHandle {
         self.prometheus.as_ref().map(PrometheusHandle::render)
     }
 
+    /// Drains recent histogram samples into their buckets and summaries.
+    /// Rendering does it too; [`install_metrics`] also runs it every five
+    /// seconds on a thread of its own, so that an unscraped server does
+    /// not grow. Call it periodically for a recorder from [`build_metrics`].
+    pub fn run_upkeep(&self) {
+        if let Some(prometheus) = &self.prometheus {
+            prometheus.run_upkeep();
+        }
+    }
+
     /// The `GET /__metrics__` endpoint, when Prometheus is enabled.
     pub fn service(&self) -> Option<MetricsService> {
         self.prometheus.clone().map(MetricsService::new)
@@ -135,17 +145,34 @@ pub fn build_metrics(
 }
 
 /// Builds the recorder ([`build_metrics`]) and installs it as the global
-/// one. Without sinks configured, installs nothing.
+/// one, with a thread running [`MetricsHandle::run_upkeep`] every five
+/// seconds when Prometheus is on. Without sinks configured, installs
+/// nothing.
 pub fn install_metrics(settings: &TelemetrySettings) -> Result<MetricsHandle, TelemetryError> {
-    match build_metrics(settings)? {
-        Some((recorder, handle)) => {
-            metrics::set_global_recorder(recorder)
-                .map_err(|_| TelemetryError::AlreadyInstalled("metrics recorder"))?;
-            Ok(handle)
-        }
-        None => Ok(MetricsHandle::default()),
+    let Some((recorder, handle)) = build_metrics(settings)? else {
+        return Ok(MetricsHandle::default());
+    };
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| TelemetryError::AlreadyInstalled("metrics recorder"))?;
+    if let Some(prometheus) = handle.prometheus.clone() {
+        // The global recorder lives as long as the process; so does this.
+        std::thread::Builder::new()
+            .name("prometheus-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_PERIOD);
+                    prometheus.run_upkeep();
+                }
+            })
+            .map_err(|source| TelemetryError::Io {
+                what: "starting the Prometheus upkeep thread",
+                source,
+            })?;
     }
+    Ok(handle)
 }
+
+const UPKEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Prefixes names (Prometheus) and drops disabled metrics.
 struct Renamed<R> {
