@@ -44,6 +44,15 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 /// Kinto logs the query string as a dictionary of its decoded parameters;
 /// a `tracing` field holds a string, so it is logged as it came.
 ///
+/// The inner service runs in an `INFO` span named `request` (fields
+/// `otel.name`, `otel.kind`, `http.request.method`, `url.path`,
+/// `request_id`, then `http.response.status_code`), which
+/// `tracing-opentelemetry` exports as the request's server span; its name
+/// becomes `<METHOD> <endpoint>` once the application reported the
+/// endpoint. The summary event is emitted inside it. Incoming
+/// `traceparent` headers are not read: put a propagating layer outside
+/// to join a caller's trace.
+///
 /// The request id is also put in the request's extensions, reused by
 /// subrequests (the batch copies its extensions: a batch and its
 /// subrequests share one id), and, with
@@ -159,9 +168,20 @@ where
             rid,
             propagate: self.layer.propagate,
         };
+        let span = tracing::info_span!(
+            "request",
+            otel.name = head.method.as_str(),
+            otel.kind = "server",
+            http.request.method = head.method.as_str(),
+            url.path = head.path.as_str(),
+            request_id = head.rid.as_str(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let inner = span.in_scope(|| self.inner.call(request));
         ResponseFuture {
-            inner: self.inner.call(request),
+            inner,
             head: Some(head),
+            span,
         }
     }
 }
@@ -204,6 +224,14 @@ impl Head {
             .format(&Rfc3339)
             .unwrap_or_default();
         let snapshot = self.context.snapshot();
+        let span = tracing::Span::current();
+        span.record("http.response.status_code", code.as_u16());
+        if let Some(endpoint) = &snapshot.endpoint {
+            span.record(
+                "otel.name",
+                format!("{} {endpoint}", self.method.as_str()).as_str(),
+            );
+        }
         let (uid, authn_type) = match &snapshot.user {
             Some(user) => (Some(user.user_id.as_str()), Some(user.authn_type.as_str())),
             None => (None, None),
@@ -242,6 +270,7 @@ pin_project! {
         #[pin]
         inner: F,
         head: Option<Head>,
+        span: tracing::Span,
     }
 }
 
@@ -253,6 +282,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx));
         let Some(head) = this.head.take() else {
             return Poll::Ready(result);

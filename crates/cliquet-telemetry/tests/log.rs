@@ -60,6 +60,14 @@ fn logs_the_protocol_fields() {
     assert_eq!(summary.get("uid"), Some("basicauth:abc"));
     assert_eq!(summary.get("authn_type"), Some("basicauth"));
     assert_eq!(summary.get("querystring"), Some("_limit=2&_sort=-x"));
+    // Inside the request's span, which carries the status once known.
+    let (name, span) = summary.span.clone().expect("a request span");
+    assert_eq!(name, "request");
+    assert_eq!(span["http.request.method"], "GET");
+    assert_eq!(span["url.path"], "/v1/buckets");
+    assert_eq!(span["request_id"], "abc-123");
+    assert_eq!(span["http.response.status_code"], "200");
+    assert_eq!(span["otel.name"], "GET");
     let t: u64 = summary.get("t").unwrap().parse().unwrap();
     assert!(t < 60_000, "{t}");
     let time = OffsetDateTime::parse(summary.get("time").unwrap(), &Rfc3339).unwrap();

@@ -387,5 +387,10 @@ fn under_an_axum_router_with_route_names_and_path_fields() {
     // The scrape itself is counted once its response is ready.
     let text = handle.render().unwrap();
     assert!(text.contains(r#"endpoint="prometheus_metrics""#), "{text}");
-    assert_eq!(capture.summaries().len(), 4);
+    let summaries = capture.summaries();
+    assert_eq!(summaries.len(), 4);
+    // The span is named after the endpoint once the application named it.
+    let (_, span) = summaries[0].span.clone().unwrap();
+    assert_eq!(span["otel.name"], "PUT collection-object");
+    assert_eq!(span["http.response.status_code"], "201");
 }

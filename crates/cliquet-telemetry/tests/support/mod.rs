@@ -1,18 +1,22 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
 /// One captured `tracing` event: its target and its fields as strings.
 #[derive(Debug, Clone)]
 pub struct Captured {
     pub target: String,
     pub fields: BTreeMap<String, String>,
+    /// The name and fields (at the time of the event) of its span.
+    pub span: Option<(String, BTreeMap<String, String>)>,
 }
 
 impl Captured {
@@ -21,8 +25,10 @@ impl Captured {
     }
 }
 
+type Spans = HashMap<u64, (String, BTreeMap<String, String>)>;
+
 #[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Vec<Captured>>>);
+pub struct Capture(Arc<Mutex<Vec<Captured>>>, Arc<Mutex<Spans>>);
 
 impl Capture {
     pub fn events(&self) -> Vec<Captured> {
@@ -49,13 +55,37 @@ impl Visit for Fields {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+impl<S> tracing_subscriber::Layer<S> for Capture
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let mut fields = Fields(BTreeMap::new());
+        attrs.record(&mut fields);
+        self.1.lock().unwrap().insert(
+            id.into_u64(),
+            (attrs.metadata().name().to_owned(), fields.0),
+        );
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        if let Some((_, fields)) = self.1.lock().unwrap().get_mut(&id.into_u64()) {
+            let mut recorded = Fields(std::mem::take(fields));
+            values.record(&mut recorded);
+            *fields = recorded.0;
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         let mut fields = Fields(BTreeMap::new());
         event.record(&mut fields);
+        let span = ctx
+            .event_span(event)
+            .and_then(|span| self.1.lock().unwrap().get(&span.id().into_u64()).cloned());
         self.0.lock().unwrap().push(Captured {
             target: event.metadata().target().to_owned(),
             fields: fields.0,
+            span,
         });
     }
 }
