@@ -124,6 +124,7 @@ pub fn init_logging(settings: &TelemetrySettings) -> Result<TelemetryGuard, Tele
     #[allow(unused_mut)]
     let mut layers: Vec<BoxedLayer> = vec![match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(MozLog::new(settings.project_name.clone()))
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// Formats each event as one MozLog JSON object, the format of Kinto's
@@ -24,6 +24,14 @@ use tracing_subscriber::registry::LookupSpan;
 /// target, `Logger` the project name, `Severity` the syslog level (error 3,
 /// warn 4, info 6, debug and trace 7). The event's message, when there is
 /// one, is `Fields.msg`.
+///
+/// Every event logged while a request is served gets its request id as
+/// `Fields.rid`, as Kinto's request-id log handler does: it is read from
+/// the `request_id` field of the enclosing span that
+/// [`RequestLogLayer`](crate::RequestLogLayer) opens. That needs the span
+/// fields stored as JSON: pair this formatter with
+/// `.fmt_fields(JsonFields::new())`, as [`init_logging`](crate::init_logging)
+/// does.
 #[derive(Debug, Clone)]
 pub struct MozLog {
     logger: String,
@@ -113,12 +121,17 @@ where
 {
     fn format_event(
         &self,
-        _ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
+        if !fields.0.contains_key("rid") {
+            if let Some(rid) = request_id(ctx) {
+                fields.0.insert("rid".to_owned(), rid);
+            }
+        }
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| {
@@ -137,6 +150,27 @@ where
         });
         writeln!(writer, "{line}")
     }
+}
+
+/// The `request_id` of the innermost enclosing span that has one.
+fn request_id<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<Value>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let scope = ctx.event_scope()?;
+    for span in scope {
+        let extensions = span.extensions();
+        let Some(formatted) = extensions.get::<FormattedFields<N>>() else {
+            continue;
+        };
+        if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(formatted.as_str()) {
+            if let Some(rid) = map.remove("request_id") {
+                return Some(rid);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -165,19 +199,26 @@ mod tests {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(MozLog::new("kinto"))
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(target: "request.summary", code = 201_u16, path = "/v1/buckets", "done");
             tracing::error!(ratio = 0.5, ok = false, "broken");
+            tracing::info_span!("request", request_id = "rid-1").in_scope(|| {
+                tracing::info_span!("storage", table = "objects").in_scope(|| {
+                    tracing::warn!("slow query");
+                });
+                tracing::info!(target: "request.summary", rid = "own", "summary");
+            });
         });
         let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<Value> = output
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2, "{output}");
+        assert_eq!(lines.len(), 4, "{output}");
         let first = &lines[0];
         assert_eq!(first["Type"], "request.summary");
         assert_eq!(first["Logger"], "kinto");
@@ -193,5 +234,12 @@ mod tests {
         assert_eq!(lines[1]["Severity"], 3);
         assert_eq!(lines[1]["Fields"]["ratio"], 0.5);
         assert_eq!(lines[1]["Fields"]["ok"], false);
+        assert!(lines[1]["Fields"].get("rid").is_none());
+        // Within a request, every line carries its id.
+        assert_eq!(
+            lines[2]["Fields"],
+            serde_json::json!({"msg": "slow query", "rid": "rid-1"})
+        );
+        assert_eq!(lines[3]["Fields"]["rid"], "own");
     }
 }

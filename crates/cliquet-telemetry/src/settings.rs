@@ -124,6 +124,19 @@ impl TelemetrySettings {
             .collect()
     }
 
+    /// The `prometheus` capability of the root endpoint, for services that
+    /// enable Prometheus:
+    /// `{"description", "url", "prefix": "kinto_", "disabled_metrics": […]}`.
+    pub fn prometheus_capability(&self) -> serde_json::Value {
+        let prefix = self.prometheus_prefix();
+        serde_json::json!({
+            "description": "Prometheus metrics.",
+            "url": "https://github.com/Kinto/kinto/",
+            "prefix": if prefix.is_empty() { prefix } else { format!("{prefix}_") },
+            "disabled_metrics": self.prometheus_disabled_metrics,
+        })
+    }
+
     /// The StatsD prefix: `project_name` when non-empty, else `statsd_prefix`.
     pub fn statsd_prefix(&self) -> &str {
         if self.project_name.is_empty() {
@@ -324,6 +337,23 @@ mod tests {
         assert_eq!(settings.prometheus_prefix(), "remotesettingsv2xy");
         settings.prometheus_prefix = Some(String::new());
         assert_eq!(settings.prometheus_prefix(), "");
+    }
+
+    #[test]
+    fn prometheus_capability_shows_prefix_and_disabled_metrics() {
+        let mut settings = TelemetrySettings::kinto();
+        settings.prometheus_disabled_metrics = vec!["users".to_owned()];
+        assert_eq!(
+            settings.prometheus_capability(),
+            serde_json::json!({
+                "description": "Prometheus metrics.",
+                "url": "https://github.com/Kinto/kinto/",
+                "prefix": "kinto_",
+                "disabled_metrics": ["users"],
+            })
+        );
+        settings.prometheus_prefix = Some(String::new());
+        assert_eq!(settings.prometheus_capability()["prefix"], "");
     }
 
     #[test]
