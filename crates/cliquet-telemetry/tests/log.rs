@@ -266,3 +266,42 @@ fn under_an_axum_router_with_a_context_layer() {
     assert_eq!(summaries[1].get("code"), Some("404"));
     assert_eq!(summaries[1].get("errno"), Some("111"));
 }
+
+#[test]
+fn context_layer_under_a_bare_service() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Clone)]
+    struct Identity(&'static str);
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let fill = {
+        let calls = calls.clone();
+        ContextLayer::new(
+            move |parts: &http::request::Parts, context: &RequestContext| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if let Some(Identity(user)) = parts.extensions.get::<Identity>() {
+                    context.set_user(*user, "basicauth");
+                }
+            },
+        )
+    };
+    let authenticated = ServiceBuilder::new()
+        .layer(RequestLogLayer::new())
+        .map_request(|mut request: Request<Body>| {
+            request.extensions_mut().insert(Identity("basicauth:0f"));
+            request
+        })
+        .layer(fill.clone())
+        .service(service_fn(ok));
+    let (_, capture) = run(None, authenticated.oneshot(Request::new(Body::default())));
+    assert_eq!(capture.summaries()[0].get("uid"), Some("basicauth:0f"));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Without the telemetry layers there is no context to fill.
+    let alone = ServiceBuilder::new().layer(fill).service(service_fn(ok));
+    let (response, _) = run(None, alone.oneshot(Request::new(Body::default())));
+    assert_eq!(response.unwrap().status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
