@@ -43,7 +43,7 @@ pub struct TelemetrySettings {
     pub prometheus_prefix: Option<String>,
     /// `prometheus_histogram_buckets`: the upper bounds of timer buckets
     /// (`+Inf` is always implied).
-    #[serde(deserialize_with = "floats")]
+    #[serde(deserialize_with = "floats", serialize_with = "write_floats")]
     pub prometheus_histogram_buckets: Vec<f64>,
     /// `prometheus_created_metrics_enabled`. The exporter never writes
     /// `_created` series, so `true` cannot be honoured and `false` is what
@@ -247,11 +247,28 @@ fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D:
     deserializer.deserialize_any(ListVisitor)
 }
 
+/// Writes infinite bounds as `"Inf"`: JSON has no infinity.
+fn write_floats<S: serde::Serializer>(values: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(values.len()))?;
+    for value in values {
+        if value.is_finite() {
+            seq.serialize_element(value)?;
+        } else if *value > 0.0 {
+            seq.serialize_element("Inf")?;
+        } else {
+            seq.serialize_element("-Inf")?;
+        }
+    }
+    seq.end()
+}
+
 fn floats<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f64>, D::Error> {
     strings(deserializer)?
         .iter()
         .map(|item| match item.to_ascii_lowercase().as_str() {
             "inf" | "+inf" | "infinity" => Ok(f64::INFINITY),
+            "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
             _ => item.parse::<f64>().map_err(|_| {
                 de::Error::custom(format!(
                     "prometheus_histogram_buckets: {item:?} is not a number"
@@ -310,6 +327,15 @@ mod tests {
             settings.sentry_breadcrumbs_min_level.tracing_level(),
             tracing::Level::INFO
         );
+    }
+
+    #[test]
+    fn settings_round_trip_through_json() {
+        let settings = TelemetrySettings::kinto();
+        let json = serde_json::to_value(&settings).unwrap();
+        assert_eq!(json["prometheus_histogram_buckets"][7], "Inf");
+        let back: TelemetrySettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, settings);
     }
 
     #[test]
