@@ -62,12 +62,16 @@ async fn under_a_bare_service() {
 
     let response = service
         .clone()
-        .oneshot(get_request("/v1/things?min_size=20&_sort=size&_fields=size"))
+        .oneshot(get_request(
+            "/v1/things?min_size=20&_sort=size&_fields=size",
+        ))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let next = response.headers()["Next-Page"].to_str().unwrap().to_owned();
-    assert!(next.starts_with("http://localhost/v1/things?min_size=20&_sort=size&_fields=size&_limit=2&_token="));
+    assert!(next.starts_with(
+        "http://localhost/v1/things?min_size=20&_sort=size&_fields=size&_limit=2&_token="
+    ));
     assert_eq!(
         body_json(response).await,
         json!({"data": [

@@ -95,10 +95,7 @@ async fn evaluator_agrees_with_postgresql() {
         .unwrap();
     for (n, value) in values.iter().enumerate() {
         client
-            .execute(
-                "INSERT INTO oracle VALUES ($1, $2)",
-                &[&(n as i32), value],
-            )
+            .execute("INSERT INTO oracle VALUES ($1, $2)", &[&(n as i32), value])
             .await
             .unwrap();
     }
@@ -114,7 +111,10 @@ async fn evaluator_agrees_with_postgresql() {
         .unwrap();
     assert_eq!(rows.len(), values.len() * values.len());
     for row in rows {
-        let (a, b) = (&values[row.get::<_, i32>(0) as usize], &values[row.get::<_, i32>(1) as usize]);
+        let (a, b) = (
+            &values[row.get::<_, i32>(0) as usize],
+            &values[row.get::<_, i32>(1) as usize],
+        );
         let less: bool = row.get(2);
         let equal: bool = row.get(3);
         let contains: bool = row.get(4);
@@ -123,17 +123,27 @@ async fn evaluator_agrees_with_postgresql() {
         assert_eq!(jsonb::equal(a, b), equal, "{a} = {b}");
         assert_eq!(jsonb::contains(a, b), contains, "{a} @> {b}");
         // What `contains_f=<b>` translates to, for a field holding `a`.
-        let filter = cliquet_filter::Filter::new("f", cliquet_filter::Operator::Contains, json!([b]));
-        assert_eq!(filter.matches(&json!({ "f": a })), contains_element, "contains_f={b} on {a}");
+        let filter =
+            cliquet_filter::Filter::new("f", cliquet_filter::Operator::Contains, json!([b]));
+        assert_eq!(
+            filter.matches(&json!({ "f": a })),
+            contains_element,
+            "contains_f={b} on {a}"
+        );
     }
 
     // ILIKE over the string values, with our escaping of `%` and `_`.
     let texts: Vec<&str> = ["", "abc", "ABC", "a%c", "a_c", "École", "x*y", "\\"].to_vec();
-    let patterns = ["*", "*b*", "A*", "*c", "a%c", "a_c", "*É*", "é*", "*\\*", "x*y", "*%*"];
+    let patterns = [
+        "*", "*b*", "A*", "*c", "a%c", "a_c", "*É*", "é*", "*\\*", "x*y", "*%*",
+    ];
     for text in &texts {
         for pattern in patterns {
             let row = client
-                .query_one("SELECT $1::text ILIKE $2::text", &[text, &ilike_pattern(pattern)])
+                .query_one(
+                    "SELECT $1::text ILIKE $2::text",
+                    &[text, &ilike_pattern(pattern)],
+                )
                 .await
                 .unwrap();
             let expected: bool = row.get(0);
