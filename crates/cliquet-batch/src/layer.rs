@@ -348,7 +348,7 @@ impl<S, H> Run<S, H> {
         };
         let subrequests = match payload::parse(&body, &limits) {
             Ok(subrequests) => subrequests,
-            Err(invalid) => return Ok(error(invalid)),
+            Err(invalid) => return Ok(error(*invalid)),
         };
         if subrequests.is_empty() {
             return Ok(answer(&[]));
@@ -479,12 +479,13 @@ fn subrequest<B: From<Bytes>, T: Clone + Send + Sync + 'static>(
     let uri = Uri::from_parts(uri).unwrap_or_else(|_| Uri::from(path.clone()));
 
     let mut headers = outer.headers.clone();
-    // The body is another: its length and framing are not the batch's.
-    headers.remove(CONTENT_LENGTH);
-    headers.remove(TRANSFER_ENCODING);
     for (name, value) in &spec.headers {
         headers.insert(name.clone(), value.clone());
     }
+    // The body is another: its length and framing are neither the batch's
+    // nor what the subrequest's headers may claim.
+    headers.remove(CONTENT_LENGTH);
+    headers.remove(TRANSFER_ENCODING);
     let body = match &spec.body {
         Some(json) => {
             headers.insert(

@@ -5,6 +5,9 @@
 //! (Kinto validates the body with `colander`, whose messages quote values
 //! as Python prints them); see [`python`] for that rendering.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use bytes::Bytes;
 use cliquet_errors::{ApiError, Location, ValidationDetail};
 use http::Method;
@@ -60,30 +63,27 @@ pub(crate) struct Limits<'a> {
 }
 
 /// Parses and validates a batch body into its subrequests.
-pub(crate) fn parse(body: &[u8], limits: &Limits<'_>) -> Result<Vec<SubrequestSpec>, ApiError> {
-    let payload: Value = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+pub(crate) fn parse(
+    body: &[u8],
+    limits: &Limits<'_>,
+) -> Result<Vec<SubrequestSpec>, Box<ApiError>> {
+    let payload: Value =
+        serde_json::from_slice(body).map_err(|e| Box::new(ApiError::invalid_json(e)))?;
     let mut errors = Errors::default();
     let requests = validate_payload(payload, limits, &mut errors);
     errors.into_result()?;
     let requests = requests.unwrap_or_default();
 
-    // Checks made once the body is valid, as Kinto does.
-    if limits.max_requests != 0 && requests.len() > limits.max_requests {
-        return Err(ApiError::invalid_parameter(
-            Location::Body,
-            "requests",
-            format!("Number of requests is limited to {}", limits.max_requests),
-        ));
-    }
+    // Checked once the body is valid, as Kinto does.
     if requests
         .iter()
         .any(|request| request.raw_path.contains(RECURSION_MARKER))
     {
-        return Err(ApiError::invalid_parameter(
+        return Err(Box::new(ApiError::invalid_parameter(
             Location::Body,
             "requests",
             "Recursive call on /batch endpoint is forbidden.",
-        ));
+        )));
     }
     Ok(requests.into_iter().map(|r| r.subrequest).collect())
 }
@@ -98,11 +98,11 @@ impl Errors {
             .push(ValidationDetail::new(Location::Body, name, description));
     }
 
-    fn into_result(self) -> Result<(), ApiError> {
+    fn into_result(self) -> Result<(), Box<ApiError>> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::invalid_parameters(self.0))
+            Err(Box::new(ApiError::invalid_parameters(self.0)))
         }
     }
 }
@@ -131,7 +131,7 @@ fn validate_payload(
 
     if let Some(defaults) = &defaults {
         // The defaults are a request object whose path is optional.
-        validate_request(defaults, "defaults", false, limits, errors);
+        validate_request(defaults, Name::Defaults, false, limits, errors);
     }
 
     let Some(requests) = requests else {
@@ -146,6 +146,17 @@ fn validate_payload(
         return None;
     };
 
+    // Kinto counts the requests once they are valid. Counting them first
+    // spares the work (and the memory: the defaults are copied into every
+    // request) of a batch that will be refused anyway.
+    if limits.max_requests != 0 && requests.len() > limits.max_requests {
+        errors.add(
+            "requests",
+            format!("Number of requests is limited to {}", limits.max_requests),
+        );
+        return None;
+    }
+
     let mut validated = Vec::with_capacity(requests.len());
     for (index, mut request) in requests.into_iter().enumerate() {
         // Defaults are merged before validation, so that a default can
@@ -153,8 +164,8 @@ fn validate_payload(
         if let (Some(Value::Object(defaults)), Value::Object(request)) = (&defaults, &mut request) {
             merge_missing(request, defaults);
         }
-        let name = format!("requests.{index}");
-        if let Some(subrequest) = validate_request(&request, &name, true, limits, errors) {
+        let name = Name::Request(index);
+        if let Some(subrequest) = validate_request(&request, name, true, limits, errors) {
             validated.push(subrequest);
         }
     }
@@ -177,16 +188,33 @@ fn merge_missing(target: &mut Map<String, Value>, defaults: &Map<String, Value>)
     }
 }
 
+/// The name of a request object in validation errors. Formatted only when
+/// there is an error to report.
+#[derive(Clone, Copy)]
+enum Name {
+    Defaults,
+    Request(usize),
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Name::Defaults => f.write_str("defaults"),
+            Name::Request(index) => write!(f, "requests.{index}"),
+        }
+    }
+}
+
 /// Validates one request object; records its errors under `name`.
 fn validate_request(
     request: &Value,
-    name: &str,
+    name: Name,
     path_required: bool,
     limits: &Limits<'_>,
     errors: &mut Errors,
 ) -> Option<Validated> {
     let Value::Object(fields) = request else {
-        errors.add(name, not_a_mapping(request));
+        errors.add(name.to_string(), not_a_mapping(request));
         return None;
     };
     let before = errors.0.len();
@@ -197,7 +225,7 @@ fn validate_request(
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
     if !unknown.is_empty() {
-        errors.add(name, unrecognized_keys(&unknown));
+        errors.add(name.to_string(), unrecognized_keys(&unknown));
     }
 
     let method = match fields.get("method").and_then(colander_string) {
@@ -239,13 +267,13 @@ fn validate_request(
 
     let headers = match fields.get("headers") {
         None => Vec::new(),
-        Some(headers) => validate_headers(headers, &format!("{name}.headers"), errors),
+        Some(headers) => validate_headers(headers, name, errors),
     };
 
     let body = match fields.get("body") {
         None => None,
         Some(Value::Object(body)) if body.is_empty() => None,
-        Some(body @ Value::Object(_)) => Some(Bytes::from(body.to_string())),
+        Some(body @ Value::Object(_)) => serde_json::to_vec(body).ok().map(Bytes::from),
         Some(other) => {
             errors.add(format!("{name}.body"), not_a_mapping(other));
             None
@@ -267,29 +295,35 @@ fn validate_request(
     })
 }
 
+/// Validates the `headers` of the request object `request` (its errors are
+/// named `{request}.headers`).
 fn validate_headers(
     headers: &Value,
-    name: &str,
+    request: Name,
     errors: &mut Errors,
 ) -> Vec<(HeaderName, HeaderValue)> {
+    let name = || format!("{request}.headers");
     let Value::Object(map) = headers else {
-        errors.add(name, not_a_mapping(headers));
+        errors.add(name(), not_a_mapping(headers));
         return Vec::new();
     };
     if map.values().any(|value| !value.is_string()) {
-        errors.add(name, format!("{} contains non string value", repr(headers)));
+        errors.add(
+            name(),
+            format!("{} contains non string value", repr(headers)),
+        );
         return Vec::new();
     }
     let mut valid = Vec::with_capacity(map.len());
     for (key, value) in map {
         let value = value.as_str().unwrap_or_default();
         let Ok(header_name) = HeaderName::from_bytes(key.as_bytes()) else {
-            errors.add(name, format!("'{key}' is not a valid header name"));
+            errors.add(name(), format!("'{key}' is not a valid header name"));
             continue;
         };
         let Ok(header_value) = HeaderValue::from_str(value) else {
             errors.add(
-                name,
+                name(),
                 format!(
                     "{} is not a valid value for header '{key}'",
                     repr(&Value::from(value))
@@ -306,13 +340,12 @@ fn validate_headers(
 /// the path does not start with it, and the characters a URI cannot carry
 /// percent-encoded. `None` when even then it is not a valid URI path.
 fn subrequest_path(path: &str, prefix: &str) -> Option<PathAndQuery> {
-    let encoded = utf8_percent_encode(path, PATH_ENCODE).to_string();
-    let full = if encoded.starts_with(prefix) {
-        encoded
+    let encoded: Cow<'_, str> = utf8_percent_encode(path, PATH_ENCODE).into();
+    if encoded.starts_with(prefix) {
+        PathAndQuery::try_from(encoded.as_ref()).ok()
     } else {
-        format!("{prefix}{encoded}")
-    };
-    PathAndQuery::try_from(full).ok()
+        PathAndQuery::try_from(format!("{prefix}{encoded}")).ok()
+    }
 }
 
 /// What `colander.String` makes of a value: falsy values are absent;
@@ -438,7 +471,7 @@ mod tests {
         max_requests: 25,
     };
 
-    fn parse_value(body: Value) -> Result<Vec<SubrequestSpec>, ApiError> {
+    fn parse_value(body: Value) -> Result<Vec<SubrequestSpec>, Box<ApiError>> {
         parse(body.to_string().as_bytes(), &LIMITS)
     }
 
@@ -774,6 +807,15 @@ mod tests {
             error.message(),
             // "requests" is in the description, so it is the message as it is.
             Some("Number of requests is limited to 25")
+        );
+        // Counted before the requests are validated.
+        let invalid: Vec<Value> = (0..26).map(|_| json!({"method": "get"})).collect();
+        assert_eq!(
+            single_error(json!({"requests": invalid})),
+            (
+                "requests".into(),
+                "Number of requests is limited to 25".into()
+            )
         );
         // Exactly the limit passes; 0 is unlimited.
         assert_eq!(

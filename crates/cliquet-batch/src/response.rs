@@ -1,28 +1,39 @@
 //! The entries of the batch response, built from subresponses.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use cliquet_errors::{ApiError, Errno};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, Method, StatusCode};
 use percent_encoding::percent_decode_str;
-use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
-use serde_json::value::RawValue;
+use serde::de::IgnoredAny;
 
 /// One entry of `{"responses": [...]}`.
 #[derive(Debug)]
 pub(crate) struct Entry {
     path: String,
     status: StatusCode,
-    headers: Vec<(String, String)>,
+    headers: Vec<(Cow<'static, str>, String)>,
     body: EntryBody,
 }
 
 #[derive(Debug)]
 enum EntryBody {
-    /// The subresponse's JSON, embedded as it was sent.
-    Json(Box<RawValue>),
+    /// The subresponse's JSON (checked to be one valid JSON value), embedded
+    /// as it was sent.
+    Json(Bytes),
     /// A body that is not JSON, as text (`""` for `HEAD` and empty bodies).
     Text(String),
+}
+
+impl EntryBody {
+    fn len(&self) -> usize {
+        match self {
+            EntryBody::Json(json) => json.len(),
+            EntryBody::Text(text) => text.len() + 2,
+        }
+    }
 }
 
 impl Entry {
@@ -43,52 +54,44 @@ impl Entry {
         let path = percent_decode_str(path).decode_utf8_lossy().into_owned();
         let head = method == Method::HEAD;
 
-        let json = if head {
-            None
+        let (body, length, rewritten) = if head {
+            (EntryBody::Text(String::new()), 0, false)
+        } else if is_json(&body) {
+            let length = body.len();
+            (EntryBody::Json(body), length, false)
+        } else if status.is_client_error() || status.is_server_error() {
+            let error = ApiError::new(status, Errno::Undefined).to_json();
+            let length = error.len();
+            (EntryBody::Json(error), length, true)
         } else {
-            serde_json::from_slice::<Box<RawValue>>(&body).ok()
-        };
-        let (body, length, rewritten) = match json {
-            Some(json) => (EntryBody::Json(json), body.len(), false),
-            None if !head && (status.is_client_error() || status.is_server_error()) => {
-                let error = ApiError::new(status, Errno::Undefined).to_json();
-                let length = error.len();
-                let body = match serde_json::from_slice::<Box<RawValue>>(&error) {
-                    Ok(json) => EntryBody::Json(json),
-                    Err(_) => EntryBody::Text(String::from_utf8_lossy(&error).into_owned()),
-                };
-                (body, length, true)
-            }
-            None if head => (EntryBody::Text(String::new()), 0, false),
-            None => (
+            let length = body.len();
+            (
                 EntryBody::Text(String::from_utf8_lossy(&body).into_owned()),
-                body.len(),
+                length,
                 false,
-            ),
+            )
         };
 
-        let mut names: Vec<&HeaderName> = Vec::with_capacity(headers.keys_len());
+        let mut rendered: Vec<(Cow<'static, str>, String)> =
+            Vec::with_capacity(headers.keys_len() + 2);
         for name in headers.keys() {
-            if !(rewritten && (name == CONTENT_TYPE || name == CONTENT_LENGTH)) {
-                names.push(name);
+            if rewritten && (name == CONTENT_TYPE || name == CONTENT_LENGTH) {
+                continue;
             }
+            let mut value = String::new();
+            for (i, part) in headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    value.push_str(", ");
+                }
+                value.push_str(&String::from_utf8_lossy(part.as_bytes()));
+            }
+            rendered.push((display_name(name), value));
         }
-        let mut rendered: Vec<(String, String)> = names
-            .into_iter()
-            .map(|name| {
-                let values: Vec<String> = headers
-                    .get_all(name)
-                    .iter()
-                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-                    .collect();
-                (display_name(name), values.join(", "))
-            })
-            .collect();
         if rewritten {
-            rendered.push(("Content-Type".to_owned(), "application/json".to_owned()));
+            rendered.push((Cow::Borrowed("Content-Type"), "application/json".to_owned()));
         }
         if !head && (rewritten || !headers.contains_key(CONTENT_LENGTH)) {
-            rendered.push(("Content-Length".to_owned(), length.to_string()));
+            rendered.push((Cow::Borrowed("Content-Length"), length.to_string()));
         }
 
         Self {
@@ -102,10 +105,16 @@ impl Entry {
 
 /// Header names as Kinto's web framework writes them in batch responses:
 /// `Content-Type`, `ETag`, `WWW-Authenticate`.
-fn display_name(name: &HeaderName) -> String {
-    match name.as_str() {
-        "etag" => "ETag".to_owned(),
-        "www-authenticate" => "WWW-Authenticate".to_owned(),
+fn display_name(name: &HeaderName) -> Cow<'static, str> {
+    let known = match name.as_str() {
+        "content-type" => "Content-Type",
+        "content-length" => "Content-Length",
+        "etag" => "ETag",
+        "last-modified" => "Last-Modified",
+        "www-authenticate" => "WWW-Authenticate",
+        "retry-after" => "Retry-After",
+        "location" => "Location",
+        "allow" => "Allow",
         lower => {
             let mut out = String::with_capacity(lower.len());
             let mut upper = true;
@@ -113,45 +122,67 @@ fn display_name(name: &HeaderName) -> String {
                 out.push(if upper { c.to_ascii_uppercase() } else { c });
                 upper = c == '-';
             }
-            out
+            return Cow::Owned(out);
         }
-    }
+    };
+    Cow::Borrowed(known)
 }
 
-impl Serialize for Entry {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut entry = serializer.serialize_struct("Entry", 4)?;
-        entry.serialize_field("path", &self.path)?;
-        entry.serialize_field("status", &self.status.as_u16())?;
-        entry.serialize_field("headers", &Headers(&self.headers))?;
+impl Entry {
+    /// Writes the entry as JSON.
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"path\":");
+        write_string(out, &self.path);
+        out.extend_from_slice(b",\"status\":");
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.extend_from_slice(b",\"headers\":{");
+        for (i, (name, value)) in self.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_string(out, name);
+            out.push(b':');
+            write_string(out, value);
+        }
+        out.extend_from_slice(b"},\"body\":");
         match &self.body {
-            EntryBody::Json(json) => entry.serialize_field("body", json)?,
-            EntryBody::Text(text) => entry.serialize_field("body", text)?,
+            EntryBody::Json(json) => out.extend_from_slice(json),
+            EntryBody::Text(text) => write_string(out, text),
         }
-        entry.end()
+        out.push(b'}');
     }
 }
 
-struct Headers<'a>(&'a [(String, String)]);
-
-impl Serialize for Headers<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
+/// Whether `body` is one JSON value (and UTF-8, so that it can be embedded
+/// as it is in the batch response).
+fn is_json(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|text| serde_json::from_str::<IgnoredAny>(text).is_ok())
 }
 
-/// The body of the batch response.
+/// Writes a JSON string.
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// The body of the batch response: `{"responses": [...]}`.
 pub(crate) fn render(entries: &[Entry]) -> Bytes {
-    #[derive(serde::Serialize)]
-    struct Answer<'a> {
-        responses: &'a [Entry],
+    // Room for the bodies and a little more: one allocation in most cases.
+    let capacity = entries
+        .iter()
+        .map(|entry| entry.body.len() + 48 * entry.headers.len() + entry.path.len() + 64)
+        .sum::<usize>()
+        + 16;
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(b"{\"responses\":[");
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        entry.write(&mut out);
     }
-    // Strings, integers and embedded JSON always serialise.
-    Bytes::from(serde_json::to_vec(&Answer { responses: entries }).unwrap_or_default())
+    out.extend_from_slice(b"]}");
+    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -160,8 +191,9 @@ mod tests {
     use http::HeaderValue;
     use serde_json::{Value, json};
 
-    fn to_value(entry: &Entry) -> Value {
-        serde_json::to_value(entry).unwrap()
+    fn to_value(entry: Entry) -> Value {
+        let rendered: Value = serde_json::from_slice(&render(&[entry])).unwrap();
+        rendered["responses"][0].clone()
     }
 
     #[test]
@@ -179,7 +211,7 @@ mod tests {
             Bytes::from_static(br#"{"data": [1]}"#),
         );
         assert_eq!(
-            to_value(&entry),
+            to_value(entry),
             json!({
                 "path": "/v1/buckets/été",
                 "status": 200,
@@ -204,7 +236,7 @@ mod tests {
             &headers,
             "hello".into(),
         );
-        assert_eq!(to_value(&entry)["body"], "hello");
+        assert_eq!(to_value(entry)["body"], "hello");
         let entry = Entry::new(
             "/v1/x",
             &Method::HEAD,
@@ -212,8 +244,9 @@ mod tests {
             &headers,
             "{}".into(),
         );
-        assert_eq!(to_value(&entry)["body"], "");
-        assert_eq!(to_value(&entry)["headers"], json!({}));
+        let value = to_value(entry);
+        assert_eq!(value["body"], "");
+        assert_eq!(value["headers"], json!({}));
         let entry = Entry::new(
             "/v1/x",
             &Method::DELETE,
@@ -221,7 +254,7 @@ mod tests {
             &headers,
             Bytes::new(),
         );
-        assert_eq!(to_value(&entry)["body"], "");
+        assert_eq!(to_value(entry)["body"], "");
     }
 
     #[test]
@@ -237,7 +270,7 @@ mod tests {
             &headers,
             "forbidden".into(),
         );
-        let value = to_value(&entry);
+        let value = to_value(entry);
         assert_eq!(
             value["body"],
             json!({"code": 403, "errno": 999, "error": "Forbidden"})
@@ -265,5 +298,48 @@ mod tests {
             render(&[entry]),
             r#"{"responses":[{"path":"/v1/x","status":200,"headers":{"Content-Length":"5"},"body":[1,2]}]}"#
         );
+    }
+
+    #[test]
+    fn only_single_valid_json_values_are_embedded() {
+        for (body, expected) in [
+            (&b" {\"a\" :\n 1 } "[..], json!({"a": 1})),
+            (b"\"text\"", json!("text")),
+            (b"{} {}", json!("{} {}")),
+            (b"{\"a\": 1", json!("{\"a\": 1")),
+            (b"\xff\xfe", json!("\u{fffd}\u{fffd}")),
+            (b"\"\xff\"", json!("\"\u{fffd}\"")),
+            (b"", json!("")),
+        ] {
+            let entry = Entry::new(
+                "/v1/x",
+                &Method::GET,
+                StatusCode::OK,
+                &HeaderMap::new(),
+                Bytes::copy_from_slice(body),
+            );
+            assert_eq!(to_value(entry)["body"], expected, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-quote", HeaderValue::from_static("a \"b\" \\ c"));
+        headers.insert(
+            "x-bytes",
+            HeaderValue::from_bytes(b"caf\xc3\xa9 \xff").unwrap(),
+        );
+        let entry = Entry::new(
+            "/v1/%22q%22%0A",
+            &Method::GET,
+            StatusCode::OK,
+            &headers,
+            Bytes::new(),
+        );
+        let value = to_value(entry);
+        assert_eq!(value["path"], "/v1/\"q\"\n");
+        assert_eq!(value["headers"]["X-Quote"], "a \"b\" \\ c");
+        assert_eq!(value["headers"]["X-Bytes"], "café \u{fffd}");
     }
 }

@@ -17,8 +17,9 @@ use http::request::Parts;
 /// subrequest, either [`commit`](ScopeHook::commit)s or
 /// [`rollback`](ScopeHook::rollback)s it:
 ///
-/// - every subresponse is 1xx–4xx: commit. A 4xx (400, 403, 404, 412...) is
-///   recorded in the batch response and undoes nothing, as in Kinto;
+/// - no subresponse is a 5xx or a 409: commit. Any other 4xx (400, 403,
+///   404, 412...) is recorded in the batch response and undoes nothing, as
+///   in Kinto;
 /// - a subresponse is 5xx or 409, carries [`AbortBatch`], or the inner
 ///   service fails: rollback, and the batch answers that error;
 /// - `begin` or `commit` fails: the batch answers that error.

@@ -169,9 +169,23 @@ async fn stacked_with_the_error_layer() {
     assert_eq!(body["errno"], 107);
 }
 
-#[test]
-fn serves_with_axum() {
-    // What `axum::serve` needs of the wrapped router.
-    let service = BatchLayer::new().layer(router());
-    let _ = axum::ServiceExt::<Request>::into_make_service(service);
+#[tokio::test]
+async fn as_the_fallback_of_an_outer_router() {
+    // `axum::serve` wants a service answering axum's own `Response`: an
+    // outer router whose fallback is the batch layer around the real one
+    // gives that.
+    let app: Router = Router::new().fallback_service(BatchLayer::new().layer(router()));
+    let (status, body) = call(
+        app.clone(),
+        batch_request(json!({"requests": [{"path": "/whoami"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["responses"][0]["body"]["subrequest"], 0);
+    let request = Request::get("/v1/whoami").body(Body::empty()).unwrap();
+    assert_eq!(
+        call(app.clone(), request).await.1["subrequest"],
+        Value::Null
+    );
+    let _ = app.into_make_service();
 }

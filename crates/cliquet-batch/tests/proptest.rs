@@ -211,3 +211,49 @@ proptest! {
         check(status, &value, Some(requests.len()))?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the inner service answers, the batch response is JSON and
+    /// embeds the subresponse's body as JSON when it is JSON, as text when
+    /// it is not.
+    #[test]
+    fn arbitrary_subresponses(
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..64),
+            json_value().prop_map(|value| value.to_string().into_bytes()),
+        ],
+        status in prop_oneof![200u16..300, 300u16..307, 400u16..409, 410u16..500],
+    ) {
+        let runtime = runtime();
+        let answer = Bytes::from(body.clone());
+        let service = BatchLayer::new().layer(service_fn(move |_: Request<Full<Bytes>>| {
+            let answer = answer.clone();
+            async move {
+                let mut response = Response::new(Full::new(answer));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok::<_, Infallible>(response)
+            }
+        }));
+        let request = Request::post("/v1/batch")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"requests": [{"path": "/a"}]}"#)))
+            .unwrap();
+        let value: Value = runtime.block_on(async move {
+            let response = service.oneshot(request).await.unwrap();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice(&body).expect("a JSON answer")
+        });
+        let entry = &value["responses"][0];
+        prop_assert_eq!(&entry["status"], status);
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(json) => prop_assert_eq!(&entry["body"], &json),
+            Err(_) if status >= 400 => prop_assert_eq!(&entry["body"]["errno"], 999),
+            Err(_) => prop_assert_eq!(
+                &entry["body"],
+                &Value::from(String::from_utf8_lossy(&body).into_owned())
+            ),
+        }
+    }
+}

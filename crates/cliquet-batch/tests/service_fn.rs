@@ -97,7 +97,9 @@ fn json_response(status: StatusCode, value: Value) -> Response<Full<Bytes>> {
 /// - `/v1/plain/{code}`: answers that status with a text body;
 /// - `/v1/abort`: a 400 marked with [`AbortBatch`];
 /// - `/v1/redirect`: 307 to `/v1/target?moved=1`;
+/// - `/v1/loop`: 307 to itself; `/v1/found`: 302 to `/v1/loop`;
 /// - `/v1/fail`: the service fails;
+/// - `/v1/panic`: the handler panics;
 /// - `/v1/text`: a text 200;
 /// - anything else: 200 with an echo of the request.
 async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Broken> {
@@ -150,7 +152,20 @@ async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Br
             );
             return Ok(response);
         }
+        "/v1/loop" | "/v1/found" => {
+            let mut response = Response::new(Full::default());
+            *response.status_mut() = if path == "/v1/loop" {
+                StatusCode::TEMPORARY_REDIRECT
+            } else {
+                StatusCode::FOUND
+            };
+            response
+                .headers_mut()
+                .insert("location", "/v1/loop".parse().unwrap());
+            return Ok(response);
+        }
         "/v1/fail" => return Err(Broken),
+        "/v1/panic" => panic!("a bug in a handler"),
         "/v1/text" => return Ok(Response::new(Full::new(Bytes::from_static(b"hello")))),
         _ => {}
     }
@@ -364,7 +379,7 @@ async fn subrequests_run_in_order_with_the_batch_headers() {
             {"method": "POST", "path": "/v1/articles", "headers": {"X-Both": "mine", "Authorization": "Bearer other"},
              "body": {"data": {"title": "MoFo"}}},
             {"method": "PUT", "path": "/", "headers": {"Content-Type": "text/plain"}, "body": {"data": {}}},
-            {"method": "DELETE", "path": "/x", "headers": {"Content-Type": "text/plain"}, "body": {}},
+            {"method": "DELETE", "path": "/x", "headers": {"Content-Type": "text/plain", "Content-Length": "12"}, "body": {}},
         ]
     }))
     .await;
@@ -423,6 +438,7 @@ async fn subrequests_run_in_order_with_the_batch_headers() {
     // An empty body object sends nothing and keeps the headers' type.
     assert_eq!(echoed[3]["body"], "");
     assert_eq!(echoed[3]["headers"]["content-type"], "text/plain");
+    assert_eq!(echoed[3]["headers"]["content-length"], Value::Null);
 }
 
 #[tokio::test]
@@ -618,6 +634,24 @@ async fn redirects_are_followed_once() {
 }
 
 #[tokio::test]
+async fn only_one_redirect_is_followed_and_only_307_308() {
+    let (status, body) = batch(json!({"requests": [
+        {"path": "/loop"},
+        {"path": "/found"},
+    ]}))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let looping = &body["responses"][0];
+    assert_eq!(looping["status"], 307, "the second redirect is recorded");
+    assert_eq!(looping["path"], "/v1/loop");
+    assert_eq!(looping["headers"]["Location"], "/v1/loop");
+    assert_eq!(looping["body"], "");
+    let found = &body["responses"][1];
+    assert_eq!(found["status"], 302, "a 302 is recorded, not followed");
+    assert_eq!(found["path"], "/v1/found");
+}
+
+#[tokio::test]
 async fn a_custom_prefix() {
     let service = BatchLayer::new().prefix("/v0").layer(service_fn(echo));
     let request = Request::post("/v0/batch")
@@ -690,4 +724,41 @@ async fn readiness_is_respected() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["responses"][1]["body"], json!({}));
+}
+
+#[tokio::test]
+async fn a_panic_drops_the_scope_without_commit() {
+    // The error layer outside turns the panic into a 500; the scope is
+    // neither committed nor rolled back by the layer: dropping it must undo
+    // its work.
+    let store = Store::default();
+    let service = cliquet_errors::ErrorLayer::new().layer(
+        BatchLayer::new()
+            .scope(store.clone())
+            .layer(service_fn(echo)),
+    );
+    let body = json!({"requests": [
+        {"method": "PUT", "path": "/write/a"},
+        {"path": "/panic"},
+    ]});
+    let response = service
+        .oneshot(batch_request(body.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(store.calls(), ["begin"]);
+    assert!(store.committed().is_empty());
+}
+
+#[tokio::test]
+async fn a_shared_hook() {
+    let store = Store::default();
+    let service = BatchLayer::new()
+        .scope(Arc::new(store.clone()))
+        .layer(service_fn(echo));
+    let body = json!({"requests": [{"method": "PUT", "path": "/write/a"}]});
+    let (status, _, _) = call(service, batch_request(body.to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(store.calls(), ["begin", "commit"]);
+    assert_eq!(store.committed(), ["a"]);
 }

@@ -43,6 +43,21 @@ impl<B> ResponseBody<B> {
     }
 }
 
+impl<B> From<Bytes> for ResponseBody<B> {
+    /// A body of these bytes, so that layers outside this one can build
+    /// their own responses with the same body type.
+    fn from(bytes: Bytes) -> Self {
+        Self::error(bytes)
+    }
+}
+
+impl<B> Default for ResponseBody<B> {
+    /// An empty body.
+    fn default() -> Self {
+        Self::error(Bytes::new())
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,

@@ -155,6 +155,13 @@ impl ValidationDetail {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    // Boxed so that `Result<T, ApiError>` stays one pointer wide on the
+    // error side: handlers return it on every path.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     code: StatusCode,
     errno: Errno,
     error: Cow<'static, str>,
@@ -169,13 +176,15 @@ impl ApiError {
     /// phrase, and no message.
     pub fn new(code: StatusCode, errno: Errno) -> Self {
         Self {
-            code,
-            errno,
-            error: Cow::Borrowed(reason_phrase(code)),
-            message: None,
-            info: None,
-            details: None,
-            headers: HeaderMap::new(),
+            inner: Box::new(Inner {
+                code,
+                errno,
+                error: Cow::Borrowed(reason_phrase(code)),
+                message: None,
+                info: None,
+                details: None,
+                headers: HeaderMap::new(),
+            }),
         }
     }
 
@@ -186,32 +195,32 @@ impl ApiError {
 
     /// Sets the message.
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
+        self.inner.message = Some(message.into());
         self
     }
 
     /// Sets the `info` URL.
     pub fn with_info(mut self, info: impl Into<String>) -> Self {
-        self.info = Some(info.into());
+        self.inner.info = Some(info.into());
         self
     }
 
     /// Sets the details.
     pub fn with_details(mut self, details: impl Into<Value>) -> Self {
-        self.details = Some(details.into());
+        self.inner.details = Some(details.into());
         self
     }
 
     /// Replaces the `error` title (the reason phrase by default).
     pub fn with_title(mut self, error: impl Into<Cow<'static, str>>) -> Self {
-        self.error = error.into();
+        self.inner.error = error.into();
         self
     }
 
     /// Adds a header to the response (`Allow`, `WWW-Authenticate`, ...).
     /// Headers are appended: a name given twice is sent twice.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.inner.headers.append(name, value);
         self
     }
 
@@ -325,9 +334,9 @@ impl ApiError {
         let mut error =
             Self::new(code, Errno::InvalidParameters).with_title(INVALID_PARAMETERS_TITLE);
         if let Some(first) = details.first() {
-            error.message = Some(first.message());
+            error.inner.message = Some(first.message());
         }
-        error.details = serde_json::to_value(details).ok();
+        error.inner.details = serde_json::to_value(details).ok();
         error
     }
 
@@ -373,42 +382,42 @@ impl ApiError {
 
     /// The HTTP status.
     pub fn code(&self) -> StatusCode {
-        self.code
+        self.inner.code
     }
 
     /// The errno.
     pub fn errno(&self) -> Errno {
-        self.errno
+        self.inner.errno
     }
 
     /// The short title.
     pub fn error(&self) -> &str {
-        &self.error
+        &self.inner.error
     }
 
     /// The message, if any.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.inner.message.as_deref()
     }
 
     /// The `info` URL, if any.
     pub fn info(&self) -> Option<&str> {
-        self.info.as_deref()
+        self.inner.info.as_deref()
     }
 
     /// The details, if any.
     pub fn details(&self) -> Option<&Value> {
-        self.details.as_ref()
+        self.inner.details.as_ref()
     }
 
     /// The extra response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.inner.headers
     }
 
     /// Mutable access to the extra response headers.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        &mut self.inner.headers
     }
 
     /// The JSON body.
@@ -424,28 +433,28 @@ impl ApiError {
     pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
         let body = self.to_json();
         let mut response = Response::new(B::from(body));
-        *response.status_mut() = self.code;
+        *response.status_mut() = self.inner.code;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (name, value) in &self.headers {
+        for (name, value) in &self.inner.headers {
             headers.append(name, value.clone());
         }
-        response.extensions_mut().insert(self.errno);
+        response.extensions_mut().insert(self.inner.errno);
         response
     }
 }
 
 impl Serialize for ApiError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let message = self.message.as_deref().filter(|m| !m.is_empty());
-        let info = self.info.as_deref().filter(|i| !i.is_empty());
-        let details = self.details.as_ref().filter(|d| is_truthy(d));
+        let message = self.inner.message.as_deref().filter(|m| !m.is_empty());
+        let info = self.inner.info.as_deref().filter(|i| !i.is_empty());
+        let details = self.inner.details.as_ref().filter(|d| is_truthy(d));
         let len =
             3 + message.is_some() as usize + info.is_some() as usize + details.is_some() as usize;
         let mut map = serializer.serialize_map(Some(len))?;
-        map.serialize_entry("code", &self.code.as_u16())?;
-        map.serialize_entry("errno", &self.errno)?;
-        map.serialize_entry("error", &self.error)?;
+        map.serialize_entry("code", &self.inner.code.as_u16())?;
+        map.serialize_entry("errno", &self.inner.errno)?;
+        map.serialize_entry("error", &self.inner.error)?;
         if let Some(message) = message {
             map.serialize_entry("message", message)?;
         }
@@ -476,13 +485,15 @@ impl<'de> Deserialize<'de> for ApiError {
         let wire = Wire::deserialize(deserializer)?;
         let code = StatusCode::from_u16(wire.code).map_err(serde::de::Error::custom)?;
         Ok(ApiError {
-            code,
-            errno: wire.errno,
-            error: Cow::Owned(wire.error),
-            message: wire.message,
-            info: wire.info,
-            details: wire.details,
-            headers: HeaderMap::new(),
+            inner: Box::new(Inner {
+                code,
+                errno: wire.errno,
+                error: Cow::Owned(wire.error),
+                message: wire.message,
+                info: wire.info,
+                details: wire.details,
+                headers: HeaderMap::new(),
+            }),
         })
     }
 }
@@ -492,11 +503,11 @@ impl fmt::Display for ApiError {
         write!(
             f,
             "{} {} (errno {})",
-            self.code.as_u16(),
-            self.error,
-            self.errno.as_u16()
+            self.inner.code.as_u16(),
+            self.inner.error,
+            self.inner.errno.as_u16()
         )?;
-        if let Some(message) = &self.message {
+        if let Some(message) = &self.inner.message {
             write!(f, ": {message}")?;
         }
         Ok(())

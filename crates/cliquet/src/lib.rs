@@ -3,40 +3,39 @@
 //!
 //! # Settings
 //!
+//! One namespace of Kinto's setting names configures every crate; a file
+//! (TOML, or a Kinto `.ini`) is overridden by `KINTO_*`-style variables.
+//!
 //! ```
-//! use std::path::Path;
+//! use cliquet::settings::{RawSettings, Settings, Sources};
 //!
-//! use cliquet::settings::{CoreSettings, RawSettings, check_unknown};
-//!
-//! let mut raw = RawSettings::new();
-//! raw.merge_toml_str(
-//!     r#"
-//!     project_name = "notes"
-//!     storage_backend = "memory"
-//!     batch_max_requests = 50
-//!     [multiauth]
-//!     policies = ["basicauth"]
-//!     "#,
-//!     Path::new("notes.toml"),
-//! )
+//! let mut defaults = RawSettings::new();
+//! defaults.set("project_name", "notes");
+//! defaults.set("http_api_version", "1.0");
+//! let settings: Settings = Settings::load(Sources {
+//!     file: None,
+//!     prefix: "notes",
+//!     env: vec![
+//!         ("NOTES_BACKOFF".to_owned(), "30".to_owned()),
+//!         ("NOTES_STORAGE_BACKEND".to_owned(), "postgresql".to_owned()),
+//!         ("NOTES_MULTIAUTH_POLICIES".to_owned(), "account basicauth".to_owned()),
+//!     ],
+//!     defaults,
+//! })
 //! .unwrap();
-//! // KINTO_BATCH_MAX_REQUESTS=10 would override the file.
-//! raw.merge_env(
-//!     [("KINTO_STORAGE_BACKEND".to_owned(), "postgresql".to_owned())],
-//!     "kinto",
-//!     cliquet::settings::field_names::<CoreSettings>(),
-//!     cliquet::settings::is_pattern_setting,
-//! );
-//! let (core, unused) = raw.extract::<CoreSettings>().unwrap();
-//! assert_eq!(core.project_name, "notes");
-//! assert_eq!(core.storage_backend, "postgresql");
-//! assert_eq!(core.multiauth_policies, ["basicauth"]);
-//! // `batch_max_requests` belongs to the batch layer's settings: unknown
-//! // to `CoreSettings` alone.
-//! assert!(check_unknown(&raw, &[unused]).is_err());
+//! assert_eq!(settings.core.project_name, "notes");
+//! assert_eq!(settings.core.storage_backend, "postgresql");
+//! assert_eq!(settings.core.multiauth_policies, ["account", "basicauth"]);
+//! assert_eq!(settings.backoff.backoff, Some(30));
 //! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod capabilities;
+pub mod cli;
+mod hello;
 pub mod settings;
+
+pub use capabilities::{Capabilities, DuplicateCapability};
+pub use hello::{Hello, UserInfoHook};

@@ -127,6 +127,8 @@ pub struct CoreSettings {
     pub sentry_events_min_level: Option<u32>,
     /// Kinto's default id generator; accepted and ignored.
     pub id_generator: Option<String>,
+    /// The most subrequests a batch may hold (`None`: no limit).
+    pub batch_max_requests: Option<u64>,
 }
 
 impl Default for CoreSettings {
@@ -188,6 +190,7 @@ impl Default for CoreSettings {
             sentry_breadcrumbs_min_level: None,
             sentry_events_min_level: None,
             id_generator: None,
+            batch_max_requests: Some(25),
         }
     }
 }

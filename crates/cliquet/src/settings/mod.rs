@@ -14,6 +14,7 @@
 //!   warning when they come from a Kinto `.ini` file (a deployment's file
 //!   may name plugins this server does not have).
 
+mod all;
 mod core;
 mod ini;
 mod raw;
@@ -21,6 +22,7 @@ mod value;
 
 use std::collections::BTreeSet;
 
+pub use self::all::{NoExtraSettings, Settings, Sources};
 pub use self::core::CoreSettings;
 pub use self::raw::{RawSettings, SettingsError, Source, env_name, field_names};
 

@@ -301,3 +301,44 @@ fn env_names() {
         "USER_DATA_DELETE_PRINCIPALS"
     );
 }
+
+#[test]
+fn every_crates_settings_from_one_file_and_the_environment() {
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(default)]
+    struct Recipe {
+        experimental_permissions_endpoint: bool,
+    }
+    let dir = std::env::temp_dir().join(format!("cliquet-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("kinto.ini");
+    std::fs::write(
+        &file,
+        "[app:main]\nkinto.backoff = 10\nkinto.cors_origins = https://a.org https://b.org\n\
+         kinto.experimental_permissions_endpoint = true\nkinto.signer.resources = x\n",
+    )
+    .unwrap();
+    let mut defaults = RawSettings::new();
+    defaults.set("http_api_version", "1.23");
+    let settings = Settings::<Recipe>::load(Sources {
+        file: Some(&file),
+        prefix: "kinto",
+        env: env(&[
+            ("KINTO_READONLY", "true"),
+            ("KINTO_HEARTBEAT_TIMEOUT_SECONDS", "2.5"),
+        ]),
+        defaults,
+    })
+    .unwrap();
+    assert_eq!(settings.backoff.backoff, Some(10));
+    assert!(settings.backoff.readonly);
+    assert_eq!(
+        settings.cors.cors_origins,
+        ["https://a.org", "https://b.org"]
+    );
+    assert_eq!(settings.heartbeat.heartbeat_timeout_seconds, 2.5);
+    assert_eq!(settings.version.prefix().as_deref(), Ok("/v1"));
+    assert!(settings.extra.experimental_permissions_endpoint);
+    assert_eq!(settings.core.batch_max_requests, Some(25));
+    assert_eq!(settings.ignored, ["signer.resources"]);
+}

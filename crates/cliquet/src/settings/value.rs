@@ -66,11 +66,12 @@ impl<'de, 'a> Deserializer<'de> for Text<'a> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        // Kinto's `native_value`: text that is JSON is that value.
-        match serde_json::from_str::<Value>(self.0.trim()) {
-            Ok(Value::String(_)) | Err(_) => visitor.visit_str(self.0.trim()),
-            Ok(value) => SettingValue(&value).deserialize_any(visitor),
-        }
+        // A type that does not say what it wants gets the text: typed
+        // fields ask for a bool, a number or a list and get Kinto's
+        // conversions; a self-describing one (a visitor accepting several
+        // forms) must not see `1.0` turned into a float when it wanted
+        // the version string "1.0".
+        visitor.visit_str(self.0.trim())
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
