@@ -19,7 +19,7 @@
 //! `cliquet_storage::timestamp` specifies; Kinto kept past values too.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use cliquet_storage::storage::{
@@ -52,7 +52,9 @@ fn requested(n: usize) -> String {
     )
 }
 
-fn create_sql() -> String {
+static CREATE_SQL: LazyLock<String> = LazyLock::new(build_create_sql);
+
+fn build_create_sql() -> String {
     format!(
         "WITH cur AS ({CURRENT}) \
          INSERT INTO objects AS o (id, parent_id, resource_name, data, last_modified, deleted) \
@@ -65,7 +67,9 @@ fn create_sql() -> String {
     )
 }
 
-fn update_sql() -> String {
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(build_update_sql);
+
+fn build_update_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data, p.deleted FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text), \
@@ -84,7 +88,9 @@ fn update_sql() -> String {
     )
 }
 
-fn delete_sql() -> String {
+static DELETE_SQL: LazyLock<String> = LazyLock::new(build_delete_sql);
+
+fn build_delete_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text \
@@ -103,7 +109,9 @@ fn delete_sql() -> String {
     )
 }
 
-fn hard_delete_sql() -> String {
+static HARD_DELETE_SQL: LazyLock<String> = LazyLock::new(build_hard_delete_sql);
+
+fn build_hard_delete_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text \
@@ -127,12 +135,16 @@ fn hard_delete_sql() -> String {
 const GET: &str = "SELECT as_epoch(last_modified), data FROM objects \
                    WHERE id = $1::text AND parent_id = $2::text AND resource_name = $3::text AND NOT deleted";
 
-fn read_timestamp_sql() -> String {
+static READ_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_read_timestamp_sql);
+
+fn build_read_timestamp_sql() -> String {
     // `CURRENT` numbers its parameters $2 and $3; $1 is unused but typed.
     format!("SELECT ts FROM ({CURRENT}) AS cur WHERE $1::text IS NOT NULL")
 }
 
-fn init_timestamp_sql() -> String {
+static INIT_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_init_timestamp_sql);
+
+fn build_init_timestamp_sql() -> String {
     format!(
         "WITH cur AS ({CURRENT}), \
               stored AS ( \
@@ -354,7 +366,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &create_sql(),
+                &CREATE_SQL,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -392,7 +404,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &update_sql(),
+                &UPDATE_SQL,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -428,10 +440,10 @@ impl Storage for Store {
 
     async fn delete(&self, params: Delete) -> Result<Deleted> {
         self.check_writable()?;
-        let sql = if params.with_deleted {
-            delete_sql()
+        let sql: &str = if params.with_deleted {
+            &DELETE_SQL
         } else {
-            hard_delete_sql()
+            &HARD_DELETE_SQL
         };
         let rows = self
             .conn
@@ -440,7 +452,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &sql,
+                sql,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -654,7 +666,7 @@ impl Storage for Store {
         let args = [key, &params.parent_id, &params.resource_name];
         let rows = self
             .conn
-            .read(&read_timestamp_sql(), &args)
+            .read(&READ_TIMESTAMP_SQL, &args)
             .await
             .map_err(storage_error)?;
         if let Some(ts) = rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
@@ -672,7 +684,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &init_timestamp_sql(),
+                &INIT_TIMESTAMP_SQL,
                 &args,
             )
             .await
@@ -828,15 +840,31 @@ mod tests {
     #[test]
     fn statements_number_their_parameters() {
         for (sql, params) in [
-            (create_sql(), 5),
-            (update_sql(), 6),
-            (delete_sql(), 5),
-            (hard_delete_sql(), 5),
-            (init_timestamp_sql(), 3),
-            (read_timestamp_sql(), 3),
+            (&*CREATE_SQL, 5),
+            (&*UPDATE_SQL, 6),
+            (&*DELETE_SQL, 5),
+            (&*HARD_DELETE_SQL, 5),
+            (&*INIT_TIMESTAMP_SQL, 3),
+            (&*READ_TIMESTAMP_SQL, 3),
         ] {
             assert!(sql.contains(&format!("${params}::")), "{sql}");
             assert!(!sql.contains(&format!("${}::", params + 1)), "{sql}");
         }
+    }
+}
+
+/// The statements of the storage backend, for the benchmark that compares
+/// the backend with the same statements run raw. Not a stable API.
+#[doc(hidden)]
+pub mod statements {
+    /// The collection lock.
+    pub const LOCK: &str = crate::conn::LOCK_ONE;
+    /// `get`: `$1` id, `$2` parent id, `$3` resource name.
+    pub const GET: &str = super::GET;
+
+    /// `create`: `$1` id, `$2` parent id, `$3` resource name, `$4` data,
+    /// `$5` requested timestamp.
+    pub fn create() -> String {
+        super::CREATE_SQL.clone()
     }
 }
