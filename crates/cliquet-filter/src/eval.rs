@@ -112,7 +112,10 @@ pub fn like(text: &str, pattern: &str) -> bool {
     pattern[p..].iter().all(|&c| c == '*')
 }
 
-pub(crate) fn pagination_condition_matches(condition: &PaginationCondition, object: &Value) -> bool {
+pub(crate) fn pagination_condition_matches(
+    condition: &PaginationCondition,
+    object: &Value,
+) -> bool {
     match &condition.value {
         Some(value) => filter_matches(
             &Filter {
@@ -160,10 +163,25 @@ mod tests {
 
     #[test]
     fn truthiness_is_python_truthiness() {
-        for falsy in [json!(false), json!(null), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+        for falsy in [
+            json!(false),
+            json!(null),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
             assert!(!truthy(&falsy), "{falsy}");
         }
-        for truthy_value in [json!(true), json!(1), json!("x"), json!("false"), json!([0]), json!({"a": 0})] {
+        for truthy_value in [
+            json!(true),
+            json!(1),
+            json!("x"),
+            json!("false"),
+            json!([0]),
+            json!({"a": 0}),
+        ] {
             assert!(truthy(&truthy_value), "{truthy_value}");
         }
     }

@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn nested_fields_keep_their_parents() {
-        let object = json!({"id": "a", "last_modified": 1, "o": {"k": 1, "j": 2, "d": {"e": 3, "f": 4}}});
+        let object =
+            json!({"id": "a", "last_modified": 1, "o": {"k": 1, "j": 2, "d": {"e": 3, "f": 4}}});
         assert_eq!(
             project(&object, &paths(&["o.k", "o.d.e", "o.absent", "o.k.deeper"])),
             json!({"id": "a", "last_modified": 1, "o": {"k": 1, "d": {"e": 3}}})
@@ -95,7 +96,10 @@ mod tests {
     #[test]
     fn tombstones_drop_deleted_unless_asked() {
         let tombstone = json!({"id": "a", "last_modified": 1, "deleted": true});
-        assert_eq!(project(&tombstone, &paths(&["n"])), json!({"id": "a", "last_modified": 1}));
+        assert_eq!(
+            project(&tombstone, &paths(&["n"])),
+            json!({"id": "a", "last_modified": 1})
+        );
         assert_eq!(project(&tombstone, &paths(&["deleted"])), tombstone);
     }
 }

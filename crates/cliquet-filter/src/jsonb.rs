@@ -207,7 +207,10 @@ mod tests {
         assert_eq!(compare(&json!([]), &json!(null)), Ordering::Less);
         assert_eq!(compare(&json!([]), &json!(false)), Ordering::Less);
         assert_eq!(compare(&json!([[]]), &json!([null])), Ordering::Greater);
-        assert_eq!(compare(&json!({"b": []}), &json!({"b": null})), Ordering::Greater);
+        assert_eq!(
+            compare(&json!({"b": []}), &json!({"b": null})),
+            Ordering::Greater
+        );
         assert_eq!(compare(&json!([]), &json!({})), Ordering::Less);
     }
 
@@ -229,7 +232,10 @@ mod tests {
     #[test]
     fn missing_sorts_last() {
         assert_eq!(compare_optional(Some(&json!({})), None), Ordering::Less);
-        assert_eq!(compare_optional(None, Some(&json!(null))), Ordering::Greater);
+        assert_eq!(
+            compare_optional(None, Some(&json!(null))),
+            Ordering::Greater
+        );
         assert_eq!(compare_optional(None, None), Ordering::Equal);
     }
 
@@ -237,7 +243,10 @@ mod tests {
     #[test]
     fn containment_is_postgresql_containment() {
         assert!(!contains(&json!({"a": ["x"]}), &json!({"a": "x"})));
-        assert!(contains(&json!({"a": [{"k": 1, "j": 2}]}), &json!({"a": [{"k": 1}]})));
+        assert!(contains(
+            &json!({"a": [{"k": 1, "j": 2}]}),
+            &json!({"a": [{"k": 1}]})
+        ));
         assert!(contains(&json!({"a": [[1, 2]]}), &json!({"a": [[1]]})));
         assert!(contains(&json!({"a": [1]}), &json!({"a": []})));
         assert!(!contains(&json!({"a": 1}), &json!({"a": []})));

@@ -41,9 +41,13 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod eval;
+#[cfg(feature = "axum")]
+mod extract;
 mod fields;
 pub mod jsonb;
 mod model;
+mod next_page;
+mod parse;
 mod token;
 
 pub use eval::like;
@@ -51,6 +55,8 @@ pub use model::{
     DELETED_FIELD, FieldPath, Filter, ID_FIELD, MODIFIED_FIELD, Operator, PaginationCondition,
     PaginationRule, Query, SortField, compare_objects,
 };
+pub use next_page::next_page_url;
+pub use parse::{ParseOptions, decode_querystring, native_value, parse_fields};
 pub use token::{INVALID_TOKEN, PaginationToken};
 
 /// The default of the `storage_max_fetch_size` setting: no list returns

@@ -322,8 +322,7 @@ impl SortField {
     /// descending), as PostgreSQL's `ORDER BY data->'f' ASC|DESC` does with
     /// its default `NULLS LAST` / `NULLS FIRST`.
     pub fn compare(&self, a: &Value, b: &Value) -> Ordering {
-        let ordering =
-            crate::jsonb::compare_optional(self.field.lookup(a), self.field.lookup(b));
+        let ordering = crate::jsonb::compare_optional(self.field.lookup(a), self.field.lookup(b));
         if self.descending {
             ordering.reverse()
         } else {

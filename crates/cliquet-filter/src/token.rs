@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::jsonb;
 use crate::model::{
-    FieldPath, MODIFIED_FIELD, ID_FIELD, Operator, PaginationCondition, PaginationRule, SortField,
+    FieldPath, ID_FIELD, MODIFIED_FIELD, Operator, PaginationCondition, PaginationRule, SortField,
 };
 
 /// The description of the error of an invalid token.
@@ -181,9 +181,20 @@ mod tests {
 
     #[test]
     fn new_keeps_sort_fields_present_in_the_object() {
-        let sort = [SortField::asc("o.k"), SortField::asc("absent"), SortField::desc("last_modified")];
-        let token = PaginationToken::new(&sort, &json!({"o": {"k": 1}, "x": 2, "last_modified": 5}), 7);
-        assert_eq!(Value::Object(token.last_object), json!({"o.k": 1, "last_modified": 5}));
+        let sort = [
+            SortField::asc("o.k"),
+            SortField::asc("absent"),
+            SortField::desc("last_modified"),
+        ];
+        let token = PaginationToken::new(
+            &sort,
+            &json!({"o": {"k": 1}, "x": 2, "last_modified": 5}),
+            7,
+        );
+        assert_eq!(
+            Value::Object(token.last_object),
+            json!({"o.k": 1, "last_modified": 5})
+        );
         assert_eq!(token.offset, 7);
         assert!(token.nonce.starts_with("pagination-token-"));
         assert_eq!(token.nonce.len(), "pagination-token-".len() + 36);
@@ -206,18 +217,28 @@ mod tests {
         ] {
             let error = PaginationToken::decode(&bad).unwrap_err();
             assert_eq!(error.errno().as_u16(), 107, "{bad}");
-            assert_eq!(error.message(), Some("querystring: _token has invalid content"));
+            assert_eq!(
+                error.message(),
+                Some("querystring: _token has invalid content")
+            );
         }
     }
 
     #[test]
     fn rules_follow_the_sort() {
         let token = PaginationToken {
-            last_object: json!({"a": 1, "last_modified": 9}).as_object().cloned().unwrap(),
+            last_object: json!({"a": 1, "last_modified": 9})
+                .as_object()
+                .cloned()
+                .unwrap(),
             offset: 0,
             nonce: String::new(),
         };
-        let sort = [SortField::asc("a"), SortField::desc("b"), SortField::desc("last_modified")];
+        let sort = [
+            SortField::asc("a"),
+            SortField::desc("b"),
+            SortField::desc("last_modified"),
+        ];
         let rules = token.pagination_rules(&sort);
         assert_eq!(rules.len(), 3);
         assert_eq!(rules[0].conditions.len(), 1);

@@ -54,6 +54,8 @@ pub mod model;
 pub mod pattern;
 pub mod permission;
 pub mod storage;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod timestamp;
 
 use std::fmt;
