@@ -190,6 +190,15 @@ struct Options {
     shared_permission: bool,
 }
 
+/// The objects a list, count or bulk delete reads.
+struct Scope<'a> {
+    resource_name: &'a str,
+    parent_id: &'a str,
+    include_deleted: bool,
+    filters: &'a [cliquet_filter::Filter],
+    pagination: &'a [cliquet_filter::PaginationRule],
+}
+
 #[derive(Clone)]
 struct Store {
     conn: Conn,
@@ -297,16 +306,12 @@ impl Store {
         limit.unwrap_or(usize::MAX).min(self.options.max_fetch_size)
     }
 
-    /// `SELECT ... FROM objects WHERE <parent, resource, deleted, filters,
-    /// pagination>`.
+    /// `SELECT <columns> FROM objects WHERE <the scope>`, with a
+    /// `position` column numbering the rows in `position` order when given.
     fn select(
         sql: &mut Sql,
         columns: &str,
-        resource_name: &str,
-        parent_id: &str,
-        include_deleted: bool,
-        filters: &[cliquet_filter::Filter],
-        pagination: &[cliquet_filter::PaginationRule],
+        scope: &Scope<'_>,
         position: Option<&[cliquet_filter::SortField]>,
     ) {
         sql.push("SELECT ").push(columns);
@@ -316,13 +321,13 @@ impl Store {
             sql.push(") AS position");
         }
         sql.push(" FROM objects WHERE ");
-        push_parent(sql, "objects.parent_id", parent_id);
+        push_parent(sql, "objects.parent_id", scope.parent_id);
         sql.push(" AND objects.resource_name = ")
-            .bind(Box::new(resource_name.to_owned()), "text");
-        if !include_deleted {
+            .bind(Box::new(scope.resource_name.to_owned()), "text");
+        if !scope.include_deleted {
             sql.push(" AND NOT objects.deleted");
         }
-        push_conditions(sql, filters, pagination);
+        push_conditions(sql, scope.filters, scope.pagination);
     }
 
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
@@ -489,11 +494,13 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "objects.id, objects.parent_id, objects.data, as_epoch(objects.last_modified) AS old_ts",
-            &params.resource_name,
-            &params.parent_id,
-            false,
-            &params.filters,
-            &params.pagination,
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: false,
+                filters: &params.filters,
+                pagination: &params.pagination,
+            },
             Some(&params.sort),
         );
         push_order(&mut sql, &params.sort);
@@ -573,11 +580,13 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
-            &params.resource_name,
-            &params.parent_id,
-            params.include_deleted,
-            &params.filters,
-            &params.pagination,
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: params.include_deleted,
+                filters: &params.filters,
+                pagination: &params.pagination,
+            },
             None,
         );
         push_order(&mut sql, &params.sort);
@@ -591,11 +600,13 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "COUNT(*)",
-            &params.resource_name,
-            &params.parent_id,
-            params.include_deleted,
-            &params.filters,
-            &[],
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: params.include_deleted,
+                filters: &params.filters,
+                pagination: &[],
+            },
             None,
         );
         let rows = self.run_read(&sql).await?;

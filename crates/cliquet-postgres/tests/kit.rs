@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cliquet_postgres::{Component, Pool, PostgresCache, PostgresPermission, PostgresStorage, ScratchSchema, migrate};
+use cliquet_postgres::{
+    Component, Pool, PostgresCache, PostgresPermission, PostgresStorage, ScratchSchema, migrate,
+};
 use cliquet_storage::Backends;
 
 async fn backends() -> Option<Backends> {
     static CLEANED: AtomicBool = AtomicBool::new(false);
-    let url = std::env::var("CLIQUET_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let url = std::env::var("CLIQUET_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     if !CLEANED.swap(true, Ordering::SeqCst) {
         // Schemas of earlier runs (the kit cannot drop its own when a case
         // ends).
@@ -19,13 +23,19 @@ async fn backends() -> Option<Backends> {
             .await
             .expect("drop stale schemas");
     }
-    let schema = ScratchSchema::create(&url, "kit").await.expect("scratch schema");
+    let schema = ScratchSchema::create(&url, "kit")
+        .await
+        .expect("scratch schema");
     let mut settings = schema.settings();
     settings.pool_size = 24;
     let pool = Pool::new(&settings).expect("pool");
-    migrate(&pool, &[Component::Storage, Component::Permission, Component::Cache], false)
-        .await
-        .expect("migrate");
+    migrate(
+        &pool,
+        &[Component::Storage, Component::Permission, Component::Cache],
+        false,
+    )
+    .await
+    .expect("migrate");
     Some(Backends::new(
         Arc::new(PostgresStorage::new(pool.clone()).with_shared_permission(true)),
         Arc::new(PostgresPermission::new(pool.clone())),
