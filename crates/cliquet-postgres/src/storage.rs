@@ -170,6 +170,7 @@ const ALL_TIMESTAMPS: &str = "SELECT parent_id, MAX(ts) FROM ( \
 /// on a migrated database (see [`crate::migrate()`]).
 #[derive(Clone)]
 pub struct PostgresStorage {
+    pool: Pool,
     inner: Store,
 }
 
@@ -209,6 +210,7 @@ impl PostgresStorage {
     /// A storage backend on `pool`.
     pub fn new(pool: Pool) -> Self {
         Self {
+            pool: pool.clone(),
             inner: Store {
                 conn: Conn::Pool(pool),
                 options: Options {
@@ -242,10 +244,7 @@ impl PostgresStorage {
 
     /// The pool this backend uses.
     pub fn pool(&self) -> &Pool {
-        match &self.inner.conn {
-            Conn::Pool(pool) => pool,
-            Conn::Tx(_) => unreachable!("a PostgresStorage always holds a pool"),
-        }
+        &self.pool
     }
 }
 
