@@ -88,28 +88,42 @@ pub(crate) fn truthy(value: &Value) -> bool {
 /// they are wildcards too; the protocol names `*` alone, so here (and in our
 /// SQL translations, which escape them) they are ordinary characters.
 pub fn like(text: &str, pattern: &str) -> bool {
+    if text.is_ascii() && pattern.is_ascii() {
+        return glob(text.as_bytes(), pattern.as_bytes(), b'*', |a, b| {
+            a.eq_ignore_ascii_case(&b)
+        });
+    }
     let text: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
     let pattern: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
-    // Greedy matching with backtracking to the last star: linear in most
-    // cases, O(n·m) at worst, never recursive.
+    glob(&text, &pattern, '*', |a, b| a == b)
+}
+
+/// Greedy matching with backtracking to the last star: linear in most
+/// cases, O(n·m) at worst, never recursive.
+fn glob<T: Copy + PartialEq>(
+    text: &[T],
+    pattern: &[T],
+    star: T,
+    eq: impl Fn(T, T) -> bool,
+) -> bool {
     let (mut t, mut p) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
+    let mut last_star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, t));
+        if p < pattern.len() && pattern[p] == star {
+            last_star = Some((p, t));
             p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
+        } else if p < pattern.len() && eq(pattern[p], text[t]) {
             p += 1;
             t += 1;
-        } else if let Some((sp, st)) = star {
+        } else if let Some((sp, st)) = last_star {
             p = sp + 1;
             t = st + 1;
-            star = Some((sp, st + 1));
+            last_star = Some((sp, st + 1));
         } else {
             return false;
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == star)
 }
 
 pub(crate) fn pagination_condition_matches(

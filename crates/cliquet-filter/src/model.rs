@@ -481,16 +481,38 @@ impl Query {
     where
         I: IntoIterator<Item = &'a Value>,
     {
-        let mut selected: Vec<&Value> = objects
+        let selected: Vec<&Value> = objects
             .into_iter()
             .filter(|o| self.matches(o) && self.is_after_token(o))
             .collect();
-        if limit < selected.len() {
-            selected.select_nth_unstable_by(limit, |a, b| self.compare(a, b));
-            selected.truncate(limit);
+        // Look every sort value up once, then sort indices on them.
+        let width = self.sort.len();
+        let keys: Vec<Option<&Value>> = selected
+            .iter()
+            .flat_map(|o| self.sort.iter().map(|s| s.field.lookup(o)))
+            .collect();
+        let compare = |i: &usize, j: &usize| {
+            for (k, field) in self.sort.iter().enumerate() {
+                let ordering =
+                    crate::jsonb::compare_optional(keys[i * width + k], keys[j * width + k]);
+                let ordering = if field.descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                };
+                if ordering.is_ne() {
+                    return ordering;
+                }
+            }
+            Ordering::Equal
+        };
+        let mut order: Vec<usize> = (0..selected.len()).collect();
+        if limit < order.len() {
+            order.select_nth_unstable_by(limit, compare);
+            order.truncate(limit);
         }
-        selected.sort_by(|a, b| self.compare(a, b));
-        selected
+        order.sort_by(compare);
+        order.into_iter().map(|i| selected[i]).collect()
     }
 
     /// The token of the page after one ending with `last_object`, the

@@ -172,9 +172,17 @@ impl Access<'_> {
     }
 
     async fn list(&self, params: List) -> Result<Vec<Object>> {
-        let mut entries = self.read(|store| store::list(store, &params));
-        store::sort_and_limit(&mut entries, |entry| &entry.doc, &params.sort, params.limit);
-        Ok(entries.iter().map(|entry| entry.object.clone()).collect())
+        // Sorting happens after the lock is released.
+        let (selected, ordered) = self.read(|store| store::list(store, &params));
+        let selected = if ordered {
+            selected
+        } else {
+            store::order(selected, |(_, entry)| entry, &params.sort, params.limit)
+        };
+        Ok(selected
+            .iter()
+            .map(|(_, entry)| entry.object.clone())
+            .collect())
     }
 
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
@@ -440,5 +448,201 @@ impl Transaction for MemoryTransaction {
 
     async fn rollback(self: Box<Self>) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cliquet_storage::storage::{Create, Delete, Get, List, ResourceTimestamp, Update};
+    use cliquet_storage::timestamp::ManualClock;
+    use cliquet_storage::{Storage, StorageError};
+    use serde_json::{Map, json};
+
+    use super::MemoryBackend;
+
+    fn data(value: serde_json::Value) -> Map<String, serde_json::Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn timestamps_follow_the_clock_and_survive_it_going_back() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let backend = MemoryBackend::with_clock(clock.clone());
+        let a = backend
+            .create(Create::new("r", "", "a", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(a.last_modified, 1_000);
+        let b = backend
+            .create(Create::new("r", "", "b", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(b.last_modified, 1_001, "same millisecond: bumped by one");
+        clock.set(500);
+        let c = backend
+            .update(Update::new("r", "", "a", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.object.last_modified, 1_002,
+            "the clock went back: still increasing"
+        );
+        let d = backend.delete(Delete::new("r", "", "b")).await.unwrap();
+        assert_eq!(d.tombstone.last_modified, 1_003);
+        clock.set(5_000);
+        let e = backend
+            .create(Create::new("r", "", "e", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.last_modified, 5_000,
+            "the clock is followed again once ahead"
+        );
+        let other = backend
+            .create(Create::new("r", "/other", "a", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(
+            other.last_modified, 5_000,
+            "collections have their own timestamps"
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_collection_timestamp_is_the_clock_when_first_read() {
+        let clock = Arc::new(ManualClock::new(42));
+        let backend = MemoryBackend::with_clock(clock.clone());
+        let params = ResourceTimestamp::new("r", "");
+        assert_eq!(
+            backend.resource_timestamp(params.clone()).await.unwrap(),
+            42
+        );
+        clock.set(90);
+        assert_eq!(
+            backend.resource_timestamp(params.clone()).await.unwrap(),
+            42
+        );
+        clock.set(10);
+        let created = backend
+            .create(Create::new("r", "", "a", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(created.last_modified, 43);
+    }
+
+    #[tokio::test]
+    async fn readonly_refuses_writes_but_serves_reads() {
+        let backend = MemoryBackend::new();
+        let created = backend
+            .create(Create::new("r", "", "a", data(json!({"v": 1}))))
+            .await
+            .unwrap();
+        backend.set_readonly(true);
+        assert!(backend.is_readonly());
+        let refused = backend.create(Create::new("r", "", "b", Map::new())).await;
+        assert!(matches!(refused, Err(StorageError::Readonly)));
+        assert!(matches!(
+            backend.delete(Delete::new("r", "", "a")).await,
+            Err(StorageError::Readonly)
+        ));
+        let unknown = backend
+            .resource_timestamp(ResourceTimestamp::new("r", "/never"))
+            .await;
+        assert!(
+            matches!(unknown, Err(StorageError::Readonly)),
+            "initialising a timestamp is a write"
+        );
+        let known = backend
+            .resource_timestamp(ResourceTimestamp::new("r", ""))
+            .await
+            .unwrap();
+        assert_eq!(known, created.last_modified);
+        assert_eq!(backend.get(Get::new("r", "", "a")).await.unwrap(), created);
+        backend.set_readonly(false);
+        backend
+            .create(Create::new("r", "", "b", Map::new()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn transactions_do_not_nest() {
+        let backend = MemoryBackend::new();
+        let transaction = backend.begin().await.unwrap();
+        assert!(matches!(
+            transaction.storage().begin().await,
+            Err(StorageError::Backend { .. })
+        ));
+        transaction.rollback().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_wait_for_an_open_transaction() {
+        let backend = MemoryBackend::new();
+        let transaction = backend.begin().await.unwrap();
+        transaction
+            .storage()
+            .create(Create::new("r", "", "a", Map::new()))
+            .await
+            .unwrap();
+        let writer = {
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                backend
+                    .create(Create::new("r", "", "b", Map::new()))
+                    .await
+                    .unwrap()
+            })
+        };
+        // Readers are not blocked, and see the committed state.
+        assert!(backend.list(List::new("r", "")).await.unwrap().is_empty());
+        tokio::task::yield_now().await;
+        assert!(
+            !writer.is_finished(),
+            "the writer waits for the transaction"
+        );
+        transaction.commit().await.unwrap();
+        let b = writer.await.unwrap();
+        let a = backend.get(Get::new("r", "", "a")).await.unwrap();
+        assert!(
+            b.last_modified > a.last_modified,
+            "the waiting write comes after the transaction's"
+        );
+    }
+
+    #[tokio::test]
+    async fn flush_inside_a_transaction() {
+        let backend = MemoryBackend::new();
+        backend
+            .create(Create::new("r", "", "a", Map::new()))
+            .await
+            .unwrap();
+        let transaction = backend.begin().await.unwrap();
+        transaction.storage().flush().await.unwrap();
+        assert!(
+            transaction
+                .storage()
+                .list(List::new("r", ""))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        transaction
+            .storage()
+            .create(Create::new("r", "", "b", Map::new()))
+            .await
+            .unwrap();
+        assert_eq!(backend.list(List::new("r", "")).await.unwrap().len(), 1);
+        transaction.commit().await.unwrap();
+        let listed = backend
+            .list(List::new("r", "").with_include_deleted(true))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use cliquet_filter::{Filter, PaginationRule, SortField, compare_objects};
+use cliquet_filter::{Filter, Operator, PaginationRule, SortField, jsonb};
 use cliquet_storage::pattern;
 use cliquet_storage::storage::{
     AllResourcesTimestamps, Count, Create, Delete, DeleteAll, Deleted, Get, List, PurgeDeleted,
@@ -37,7 +37,11 @@ impl Entry {
 /// The objects and tombstones of one `(resource_name, parent_id)`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Collection {
-    pub(crate) objects: HashMap<String, Arc<Entry>>,
+    /// By id.
+    objects: HashMap<String, Arc<Entry>>,
+    /// The same entries by timestamp (unique in a collection): lists in
+    /// timestamp order and `_since` ranges read it without sorting.
+    by_time: BTreeMap<Timestamp, Arc<Entry>>,
     /// The collection timestamp: the greatest ever given out or initialised.
     pub(crate) timestamp: Option<Timestamp>,
 }
@@ -51,6 +55,36 @@ impl Collection {
         let timestamp = next_timestamp(self.timestamp, now, requested);
         self.timestamp = Some(timestamp);
         timestamp
+    }
+
+    /// Stores an object or tombstone, replacing the entry of that id.
+    fn put(&mut self, object: Object) {
+        let entry = Entry::new(object);
+        if let Some(old) = self
+            .objects
+            .insert(entry.object.id.clone(), Arc::clone(&entry))
+        {
+            self.by_time.remove(&old.object.last_modified);
+        }
+        self.by_time.insert(entry.object.last_modified, entry);
+    }
+
+    /// Removes every trace of an id.
+    fn take(&mut self, id: &str) {
+        if let Some(old) = self.objects.remove(id) {
+            self.by_time.remove(&old.object.last_modified);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    fn tombstones(&self) -> impl Iterator<Item = &Object> {
+        self.objects
+            .values()
+            .map(|entry| &entry.object)
+            .filter(|object| object.deleted)
     }
 }
 
@@ -270,61 +304,199 @@ pub(crate) struct Selection<'a> {
 impl Selection<'_> {
     fn accepts(&self, entry: &Entry) -> bool {
         (self.include_deleted || !entry.object.deleted)
-            && self.filters.iter().all(|filter| filter.matches(&entry.doc))
+            && self
+                .filters
+                .iter()
+                .all(|filter| filter_accepts(filter, entry))
             && (self.pagination.is_empty()
                 || self.pagination.iter().any(|rule| rule.matches(&entry.doc)))
     }
+
+    /// The range of timestamps the integer filters on `last_modified`
+    /// allow, as inclusive bounds; `None` when it is empty.
+    fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
+        let (mut low, mut high) = (Timestamp::MIN, Timestamp::MAX);
+        for filter in self
+            .filters
+            .iter()
+            .filter(|filter| filter.field.is_last_modified())
+        {
+            let Some(value) = filter.value.as_i64() else {
+                continue;
+            };
+            match filter.operator {
+                Operator::Gt => low = low.max(value.saturating_add(1)),
+                Operator::Min => low = low.max(value),
+                Operator::Lt => high = high.min(value.saturating_sub(1)),
+                Operator::Max => high = high.min(value),
+                Operator::Eq => (low, high) = (low.max(value), high.min(value)),
+                _ => {}
+            }
+        }
+        (low <= high).then_some((low, high))
+    }
 }
 
-/// The selected entries of the matching collections, with their parent ids.
+/// [`Filter::matches`], with a shortcut for integer comparisons of
+/// `last_modified` (always an integer, so the JSONB order is the integers').
+fn filter_accepts(filter: &Filter, entry: &Entry) -> bool {
+    if filter.field.is_last_modified() {
+        if let Some(value) = filter.value.as_i64() {
+            let timestamp = entry.object.last_modified;
+            match filter.operator {
+                Operator::Eq => return timestamp == value,
+                Operator::Not => return timestamp != value,
+                Operator::Min => return timestamp >= value,
+                Operator::Max => return timestamp <= value,
+                Operator::Lt => return timestamp < value,
+                Operator::Gt => return timestamp > value,
+                _ => {}
+            }
+        }
+    }
+    filter.matches(&entry.doc)
+}
+
+/// Selected entries, with their parent id when the parent was a pattern.
+pub(crate) type Selected = Vec<(Option<String>, Arc<Entry>)>;
+
+/// The entries of the matching collections that `selection` accepts.
+///
+/// When the order starts with `last_modified` and there is one collection,
+/// its time index gives them in order: they come sorted and limited
+/// (`true`); otherwise unsorted (`false`), for [`order`].
 pub(crate) fn select(
     store: &dyn Store,
     resource: &str,
     parent: &str,
     selection: &Selection<'_>,
-) -> Vec<(Option<String>, Arc<Entry>)> {
-    let parents = matching_parents(store, resource, parent);
-    let single = parents.len() == 1 && !pattern::is_pattern(parent);
+    sort: &[SortField],
+    limit: Option<usize>,
+) -> (Selected, bool) {
+    let Some((low, high)) = selection.time_range() else {
+        return (Vec::new(), true);
+    };
+    if !pattern::is_pattern(parent) {
+        let Some(collection) = store.collection(resource, parent) else {
+            return (Vec::new(), true);
+        };
+        let range = collection.by_time.range(low..=high).map(|(_, entry)| entry);
+        let accepted = |entry: &&Arc<Entry>| selection.accepts(entry);
+        let limit = limit.unwrap_or(usize::MAX);
+        let tagged = |entry: &Arc<Entry>| (None, Arc::clone(entry));
+        return match sort.first() {
+            Some(first) if first.field.is_last_modified() => {
+                let selected = if first.descending {
+                    range
+                        .rev()
+                        .filter(accepted)
+                        .take(limit)
+                        .map(tagged)
+                        .collect()
+                } else {
+                    range.filter(accepted).take(limit).map(tagged).collect()
+                };
+                (selected, true)
+            }
+            _ => (range.filter(accepted).map(tagged).collect(), false),
+        };
+    }
     let mut selected = Vec::new();
-    for parent_id in parents {
+    for parent_id in matching_parents(store, resource, parent) {
         let Some(collection) = store.collection(resource, &parent_id) else {
             continue;
         };
-        let tag = if single { None } else { Some(parent_id) };
         selected.extend(
             collection
-                .objects
-                .values()
+                .by_time
+                .range(low..=high)
+                .map(|(_, entry)| entry)
                 .filter(|entry| selection.accepts(entry))
-                .map(|entry| (tag.clone(), Arc::clone(entry))),
+                .map(|entry| (Some(parent_id.clone()), Arc::clone(entry))),
         );
     }
-    selected
+    (selected, false)
 }
 
-/// Sorts `entries` and keeps the first `limit`.
-pub(crate) fn sort_and_limit<T>(
-    entries: &mut Vec<T>,
-    doc: impl Fn(&T) -> &Value,
+/// One entry's value for one sort field, read once before sorting.
+enum SortKey<'a> {
+    Timestamp(Timestamp),
+    Id(&'a str),
+    Field(Option<&'a Value>),
+}
+
+impl SortKey<'_> {
+    fn of<'a>(field: &SortField, entry: &'a Entry) -> SortKey<'a> {
+        if field.field.is_last_modified() {
+            SortKey::Timestamp(entry.object.last_modified)
+        } else if field.field.is_id() {
+            SortKey::Id(&entry.object.id)
+        } else {
+            SortKey::Field(field.field.lookup(&entry.doc))
+        }
+    }
+
+    /// The JSONB order of the values (integers and strings by code point,
+    /// which their native orders are).
+    fn compare(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SortKey::Timestamp(a), SortKey::Timestamp(b)) => a.cmp(b),
+            (SortKey::Id(a), SortKey::Id(b)) => a.cmp(b),
+            (SortKey::Field(a), SortKey::Field(b)) => jsonb::compare_optional(*a, *b),
+            _ => Ordering::Equal,
+        }
+    }
+}
+
+/// Sorts `items` as [`cliquet_filter::compare_objects`] does, keeping the
+/// first `limit`. Each field is read once per entry, not once per comparison.
+pub(crate) fn order<T>(
+    items: Vec<T>,
+    entry: impl Fn(&T) -> &Entry,
     sort: &[SortField],
     limit: Option<usize>,
-) {
-    let compare = |a: &T, b: &T| -> Ordering { compare_objects(sort, doc(a), doc(b)) };
-    if let Some(limit) = limit {
-        if limit == 0 {
-            entries.clear();
-            return;
-        }
-        if limit < entries.len() {
-            if !sort.is_empty() {
-                entries.select_nth_unstable_by(limit - 1, compare);
+) -> Vec<T> {
+    let limit = limit.unwrap_or(usize::MAX).min(items.len());
+    if sort.is_empty() || items.len() < 2 {
+        let mut items = items;
+        items.truncate(limit);
+        return items;
+    }
+    let width = sort.len();
+    let indices = {
+        let keys: Vec<SortKey<'_>> = items
+            .iter()
+            .flat_map(|item| sort.iter().map(|field| SortKey::of(field, entry(item))))
+            .collect();
+        let compare = |a: &usize, b: &usize| -> Ordering {
+            for (position, field) in sort.iter().enumerate() {
+                let ordering = keys[a * width + position].compare(&keys[b * width + position]);
+                let ordering = if field.descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                };
+                if ordering.is_ne() {
+                    return ordering;
+                }
             }
-            entries.truncate(limit);
+            Ordering::Equal
+        };
+        let mut indices: Vec<usize> = (0..items.len()).collect();
+        if limit == 0 {
+            indices.clear();
+        } else if limit < indices.len() {
+            indices.select_nth_unstable_by(limit - 1, compare);
+            indices.truncate(limit);
         }
-    }
-    if !sort.is_empty() {
-        entries.sort_unstable_by(compare);
-    }
+        indices.sort_unstable_by(compare);
+        indices
+    };
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    indices
+        .into_iter()
+        .filter_map(|index| slots[index].take())
+        .collect()
 }
 
 pub(crate) fn create(store: &mut dyn Store, now: Timestamp, params: Create) -> Result<Object> {
@@ -334,9 +506,7 @@ pub(crate) fn create(store: &mut dyn Store, now: Timestamp, params: Create) -> R
     }
     let timestamp = collection.bump(now, params.last_modified);
     let object = Object::new(params.id, timestamp, params.data);
-    collection
-        .objects
-        .insert(object.id.clone(), Entry::new(object.clone()));
+    collection.put(object.clone());
     Ok(object)
 }
 
@@ -360,9 +530,7 @@ pub(crate) fn update(store: &mut dyn Store, now: Timestamp, params: Update) -> R
     }
     let timestamp = collection.bump(now, params.last_modified);
     let object = Object::new(params.id, timestamp, params.data);
-    collection
-        .objects
-        .insert(object.id.clone(), Entry::new(object.clone()));
+    collection.put(object.clone());
     Ok(Updated::new(object, previous))
 }
 
@@ -375,11 +543,9 @@ fn delete_in(
     let timestamp = collection.bump(now, params.last_modified);
     let tombstone = previous.tombstone(timestamp);
     if params.with_deleted {
-        collection
-            .objects
-            .insert(previous.id.clone(), Entry::new(tombstone.clone()));
+        collection.put(tombstone.clone());
     } else {
-        collection.objects.remove(&previous.id);
+        collection.take(&previous.id);
     }
     Deleted::new(tombstone, previous)
 }
@@ -424,13 +590,19 @@ pub(crate) fn delete_all(
         pagination: &params.pagination,
         include_deleted: false,
     };
-    let mut selected = select(store, &params.resource_name, &params.parent_id, &selection);
-    sort_and_limit(
-        &mut selected,
-        |(_, entry)| &entry.doc,
+    let (selected, ordered) = select(
+        store,
+        &params.resource_name,
+        &params.parent_id,
+        &selection,
         &params.sort,
         params.limit,
     );
+    let selected = if ordered {
+        selected
+    } else {
+        order(selected, |(_, entry)| entry, &params.sort, params.limit)
+    };
     let one = DeleteOne {
         with_deleted: params.with_deleted,
         last_modified: None,
@@ -444,16 +616,22 @@ pub(crate) fn delete_all(
     Ok(deleted)
 }
 
-pub(crate) fn list(store: &dyn Store, params: &List) -> Vec<Arc<Entry>> {
+/// The entries a list returns, and whether they are already in order
+/// (otherwise [`order`] them, outside the lock).
+pub(crate) fn list(store: &dyn Store, params: &List) -> (Selected, bool) {
     let selection = Selection {
         filters: &params.filters,
         pagination: &params.pagination,
         include_deleted: params.include_deleted,
     };
-    select(store, &params.resource_name, &params.parent_id, &selection)
-        .into_iter()
-        .map(|(_, entry)| entry)
-        .collect()
+    select(
+        store,
+        &params.resource_name,
+        &params.parent_id,
+        &selection,
+        &params.sort,
+        params.limit,
+    )
 }
 
 pub(crate) fn count(store: &dyn Store, params: &Count) -> u64 {
@@ -466,12 +644,13 @@ pub(crate) fn count(store: &dyn Store, params: &Count) -> u64 {
     parents
         .iter()
         .filter_map(|parent| store.collection(&params.resource_name, parent))
-        .map(|collection| {
-            collection
-                .objects
-                .values()
-                .filter(|entry| selection.accepts(entry))
-                .count() as u64
+        .map(|collection| match selection.time_range() {
+            Some((low, high)) => collection
+                .by_time
+                .range(low..=high)
+                .filter(|(_, entry)| selection.accepts(entry))
+                .count() as u64,
+            None => 0,
         })
         .sum()
 }
@@ -495,10 +674,8 @@ pub(crate) fn purge_deleted(store: &mut dyn Store, params: &PurgeDeleted) -> Res
             continue;
         };
         let mut tombstones: Vec<(Timestamp, String)> = collection
-            .objects
-            .values()
-            .filter(|entry| entry.object.deleted)
-            .map(|entry| (entry.object.last_modified, entry.object.id.clone()))
+            .tombstones()
+            .map(|object| (object.last_modified, object.id.clone()))
             .collect();
         let doomed: Vec<String> = if let Some(before) = params.before {
             tombstones
@@ -517,7 +694,7 @@ pub(crate) fn purge_deleted(store: &mut dyn Store, params: &PurgeDeleted) -> Res
         } else {
             tombstones.into_iter().map(|(_, id)| id).collect()
         };
-        let emptied = doomed.len() == collection.objects.len();
+        let emptied = doomed.len() == collection.len();
         if doomed.is_empty() && !(clear_timestamps && emptied) {
             continue;
         }
@@ -527,7 +704,7 @@ pub(crate) fn purge_deleted(store: &mut dyn Store, params: &PurgeDeleted) -> Res
         } else {
             let collection = store.collection_mut(&resource, &parent);
             for id in doomed {
-                collection.objects.remove(&id);
+                collection.take(&id);
             }
         }
     }

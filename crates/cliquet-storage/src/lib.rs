@@ -36,7 +36,7 @@
 //!
 //! Implement the traits, then run the test kit (feature `testkit`) from the
 //! backend's tests: one line expands into one `#[tokio::test]` per case of
-//! the contract (see [`testkit`]).
+//! the contract (see the `testkit` module).
 //!
 //! # Caveats
 //!

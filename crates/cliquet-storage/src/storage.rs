@@ -126,6 +126,14 @@ pub trait Storage: Send + Sync {
 /// A transaction: a group of writes committed or rolled back as one.
 ///
 /// Dropping it without calling [`Transaction::commit`] rolls it back.
+/// Expected failures of an operation inside it ([`NotFound`],
+/// [`Conflict`], [`Modified`]) write nothing and leave it usable (a batch
+/// goes on after a `POST` of an existing id); a SQL backend checks before it
+/// writes, or wraps such statements in savepoints.
+///
+/// [`NotFound`]: crate::StorageError::NotFound
+/// [`Conflict`]: crate::StorageError::Conflict
+/// [`Modified`]: crate::StorageError::Modified
 #[async_trait]
 pub trait Transaction: Send + Sync {
     /// The storage operations, inside this transaction.
@@ -643,5 +651,70 @@ impl AllResourcesTimestamps {
         Self {
             resource_name: resource_name.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cliquet_filter::{Operator, ParseOptions};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn list_from_query_takes_filters_sort_limit_and_tombstones() {
+        let query = Query::parse(
+            "_since=10&min_n=2&_sort=title&_limit=5",
+            &ParseOptions::new(),
+        )
+        .unwrap();
+        let list = List::from_query("record", "/p", &query);
+        assert_eq!(list.filters, query.filters);
+        assert_eq!(
+            list.sort,
+            vec![SortField::asc("title"), SortField::desc("last_modified")]
+        );
+        assert_eq!(list.limit, Some(5));
+        assert!(
+            list.include_deleted,
+            "a filter on last_modified includes tombstones"
+        );
+        assert!(list.pagination.is_empty());
+
+        let plain = Query::parse("min_n=2", &ParseOptions::new()).unwrap();
+        assert!(!List::from_query("record", "/p", &plain).include_deleted);
+    }
+
+    #[test]
+    fn list_from_query_turns_the_token_into_rules() {
+        let mut query = Query::parse("_sort=title&_limit=2", &ParseOptions::new()).unwrap();
+        query.token =
+            Some(query.next_token(&json!({"id": "a", "last_modified": 5, "title": "m"}), 2));
+        let list = List::from_query("record", "/p", &query);
+        assert_eq!(list.pagination, query.pagination_rules());
+        assert_eq!(list.pagination.len(), 2, "one rule per sort field");
+        let delete_all = DeleteAll::from_query("record", "/p", &query);
+        assert_eq!(delete_all.pagination, list.pagination);
+        assert!(delete_all.with_deleted);
+    }
+
+    #[test]
+    fn builders_set_options() {
+        let update = Update::new("r", "p", "a", Map::new())
+            .with_if_match(Some(3))
+            .with_last_modified(Some(9));
+        assert_eq!((update.if_match, update.last_modified), (Some(3), Some(9)));
+        let delete = Delete::new("r", "p", "a")
+            .with_deleted(false)
+            .with_if_match(Some(1));
+        assert!(!delete.with_deleted);
+        let count = Count::new("r", "p").with_filters(vec![Filter::new("n", Operator::Eq, 1)]);
+        assert_eq!(count.filters.len(), 1);
+        let purge = PurgeDeleted::new(None, "*")
+            .with_before(Some(4))
+            .with_max_retained(None);
+        assert_eq!(purge.before, Some(4));
+        let created = Updated::new(Object::new("a", 1, Map::new()), None);
+        assert!(created.created());
     }
 }
