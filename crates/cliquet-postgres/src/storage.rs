@@ -505,10 +505,11 @@ impl Storage for Store {
         push_order(&mut sql, &params.sort);
         sql.push(" LIMIT ").bind_i64(limit as i64);
         sql.push(
-            "), stamped AS ( \
-               SELECT p.*, GREATEST(as_epoch(clock_timestamp()::timestamp), COALESCE(cur.ts + 1, 0)) \
+            "), clock AS MATERIALIZED (SELECT as_epoch(clock_timestamp()::timestamp) AS now), \
+             stamped AS ( \
+               SELECT p.*, GREATEST(clock.now, COALESCE(cur.ts + 1, 0)) \
                            + row_number() OVER (PARTITION BY p.parent_id ORDER BY p.position) - 1 AS new_ts \
-                 FROM matched p CROSS JOIN LATERAL (SELECT GREATEST( \
+                 FROM matched p CROSS JOIN clock CROSS JOIN LATERAL (SELECT GREATEST( \
                    (SELECT as_epoch(c.last_modified) FROM objects c \
                      WHERE c.parent_id = p.parent_id AND c.resource_name = ",
         );

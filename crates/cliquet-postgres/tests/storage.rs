@@ -345,3 +345,47 @@ async fn cache_rows_are_kintos() {
     drop(client);
     scratch.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_all_stamps_each_object_once() {
+    let Some(url) = database_url("delete_all_stamps_each_object_once") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "delall").await;
+    let storage = PostgresStorage::new(scratch.pool.clone());
+    let mut latest = 0;
+    for i in 0..300 {
+        latest = storage
+            .create(Create::new(
+                "record",
+                PARENT,
+                format!("o{i:03}"),
+                map(json!({"i": i})),
+            ))
+            .await
+            .unwrap()
+            .last_modified;
+    }
+    let gone = storage
+        .delete_all(DeleteAll::new("record", PARENT).with_sort(vec![SortField::desc("i")]))
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 300);
+    let order: Vec<i64> = gone
+        .iter()
+        .map(|d| d.previous.data["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, (0..300).rev().collect::<Vec<_>>());
+    let stamps: Vec<i64> = gone.iter().map(|d| d.tombstone.last_modified).collect();
+    assert!(stamps[0] > latest);
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "tombstones are stamped in order"
+    );
+    let ts = storage
+        .resource_timestamp(ResourceTimestamp::new("record", PARENT))
+        .await
+        .unwrap();
+    assert_eq!(ts, *stamps.last().unwrap());
+    scratch.drop().await;
+}
