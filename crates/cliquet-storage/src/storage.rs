@@ -95,6 +95,35 @@ pub trait Storage: Send + Sync {
     /// Removes tombstones for good; returns how many.
     async fn purge_deleted(&self, params: PurgeDeleted) -> Result<u64>;
 
+    /// Keeps the `max_objects` newest live objects matching the filters and
+    /// removes the others without tombstones (history trimming); returns
+    /// how many were removed.
+    ///
+    /// The provided implementation lists, then deletes one by one; a
+    /// backend may do it in one statement.
+    async fn trim_objects(&self, params: TrimObjects) -> Result<u64> {
+        let newest_first = List::new(&params.resource_name, &params.parent_id)
+            .with_filters(params.filters)
+            .with_sort(vec![SortField::desc(crate::model::MODIFIED_FIELD)]);
+        let mut removed = 0;
+        for object in self
+            .list(newest_first)
+            .await?
+            .into_iter()
+            .skip(params.max_objects)
+        {
+            let delete = Delete::new(&params.resource_name, &params.parent_id, object.id)
+                .with_deleted(false);
+            match self.delete(delete).await {
+                Ok(_) => removed += 1,
+                // Removed meanwhile by someone else: that is what we wanted.
+                Err(crate::StorageError::NotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(removed)
+    }
+
     /// The collection timestamp; initialises it to "now" for a collection
     /// never written nor read ([`Readonly`](crate::StorageError::Readonly)
     /// on a read-only backend).
@@ -613,6 +642,42 @@ impl PurgeDeleted {
     /// Keeps the newest `max_retained` tombstones per collection.
     pub fn with_max_retained(mut self, max_retained: Option<u64>) -> Self {
         self.max_retained = max_retained;
+        self
+    }
+}
+
+/// Parameters of [`Storage::trim_objects`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TrimObjects {
+    /// The resource name.
+    pub resource_name: String,
+    /// The parent id, exact.
+    pub parent_id: String,
+    /// Which objects count, AND-ed (all when empty).
+    pub filters: Vec<Filter>,
+    /// How many of the newest to keep.
+    pub max_objects: usize,
+}
+
+impl TrimObjects {
+    /// Keeps the `max_objects` newest objects of the collection.
+    pub fn new(
+        resource_name: impl Into<String>,
+        parent_id: impl Into<String>,
+        max_objects: usize,
+    ) -> Self {
+        Self {
+            resource_name: resource_name.into(),
+            parent_id: parent_id.into(),
+            filters: Vec::new(),
+            max_objects,
+        }
+    }
+
+    /// Only objects matching `filters` count (and may be removed).
+    pub fn with_filters(mut self, filters: Vec<Filter>) -> Self {
+        self.filters = filters;
         self
     }
 }

@@ -144,6 +144,7 @@ cases! {
     storage_cases::resource_timestamp_follows_writes => "the collection timestamp is the latest write's",
     storage_cases::all_resources_timestamps => "the timestamps of every parent of a resource",
     storage_cases::purge_deleted => "purge removes tombstones, before a timestamp or beyond a number kept",
+    storage_cases::trim_objects_keeps_the_newest => "trim keeps the newest matching objects and removes the others",
     storage_cases::parent_id_wildcards => "list, count and delete_all accept * in parent ids",
     storage_cases::flush_empties_everything => "flush removes objects, tombstones and timestamps",
     storage_cases::healthcheck => "healthcheck answers",
@@ -262,6 +263,7 @@ macro_rules! backend_test_kit {
             resource_timestamp_follows_writes
             all_resources_timestamps
             purge_deleted
+            trim_objects_keeps_the_newest
             parent_id_wildcards
             flush_empties_everything
             healthcheck

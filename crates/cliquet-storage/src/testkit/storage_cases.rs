@@ -8,7 +8,7 @@ use crate::StorageError;
 use crate::cliquet_filter::{Filter, Operator, SortField};
 use crate::storage::{
     AllResourcesTimestamps, Count, Create, Delete, DeleteAll, Get, List, PurgeDeleted,
-    ResourceTimestamp, Update,
+    ResourceTimestamp, TrimObjects, Update,
 };
 
 pub(super) async fn create_returns_the_stored_object(backends: Backends) {
@@ -753,6 +753,61 @@ pub(super) async fn purge_deleted(backends: Backends) {
         1
     );
     assert!(storage.list(other).await.unwrap().is_empty());
+}
+
+pub(super) async fn trim_objects_keeps_the_newest(backends: Backends) {
+    let storage = &backends.storage;
+    create_numbered(&backends, PARENT, 8).await;
+    storage
+        .create(Create::new(
+            RECORD,
+            "/other",
+            "x",
+            data(json!({"even": true})),
+        ))
+        .await
+        .unwrap();
+    let evens = TrimObjects::new(RECORD, PARENT, 2).with_filters(vec![Filter::new(
+        "even",
+        Operator::Eq,
+        true,
+    )]);
+    assert_eq!(
+        storage.trim_objects(evens).await.unwrap(),
+        2,
+        "o0 and o2 go, o4 and o6 stay"
+    );
+    let all = storage
+        .list(List::new(RECORD, PARENT).with_include_deleted(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        id_set(&all),
+        set(&["o1", "o3", "o4", "o5", "o6", "o7"]),
+        "no tombstones are left"
+    );
+    assert_eq!(
+        storage
+            .trim_objects(TrimObjects::new(RECORD, PARENT, 10))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        storage
+            .trim_objects(TrimObjects::new(RECORD, PARENT, 1))
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(
+        ids(&storage.list(List::new(RECORD, PARENT)).await.unwrap()),
+        strings(&["o7"])
+    );
+    assert!(
+        storage.get(Get::new(RECORD, "/other", "x")).await.is_ok(),
+        "other collections are untouched"
+    );
 }
 
 pub(super) async fn parent_id_wildcards(backends: Backends) {
