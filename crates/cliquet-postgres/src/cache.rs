@@ -45,7 +45,7 @@ pub struct PostgresCache {
 impl PostgresCache {
     /// A cache on `pool`, prefixing every key with `prefix` (Kinto's
     /// `cache_prefix`). The `cache` table must exist (see
-    /// [`crate::migrate`]).
+    /// [`crate::migrate()`]).
     pub fn new(pool: Pool, prefix: impl Into<String>) -> Self {
         Self {
             pool,

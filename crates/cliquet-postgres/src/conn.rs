@@ -25,7 +25,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::{Error, Pool};
 
-const LOCK_ONE: &str =
+pub(crate) const LOCK_ONE: &str =
     "SELECT pg_advisory_xact_lock(1129072977, hashtext($1::text || chr(31) || $2::text))";
 const LOCK_MATCHING: &str = "SELECT pg_advisory_xact_lock(1129072977, hashtext(c.parent_id || chr(31) || c.resource_name)) \
      FROM (SELECT DISTINCT parent_id, resource_name FROM objects \

@@ -81,7 +81,7 @@ pub use permission::PostgresPermission;
 pub use pool::Pool;
 pub use scratch::ScratchSchema;
 pub use settings::{PoolSettings, PostgresSettings};
-pub use storage::{PostgresStorage, PostgresTransaction};
+pub use storage::{PostgresStorage, PostgresTransaction, statements};
 
 use cliquet_storage::Backends;
 

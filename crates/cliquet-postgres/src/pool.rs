@@ -10,7 +10,10 @@
 //! A connection that breaks (the server restarted, the network dropped) is
 //! noticed when it is next taken from the pool and replaced by a new one, so
 //! the pool recovers by itself when the database comes back; until then each
-//! call fails with [`Error::Backend`] after at most `pool_timeout`.
+//! call fails with [`Error::Backend`] after at most `pool_timeout`. The same
+//! limit is the connections' `statement_timeout`: a statement that runs
+//! longer (or waits longer for a collection lock) is cancelled by the server
+//! and fails with [`Error::Backend`] (migrations lift the limit).
 
 use std::time::Duration;
 
@@ -52,9 +55,19 @@ impl Pool {
             .map_err(|e| Error::Backend(format!("invalid database URL: {e}")))?;
         // Kinto's `from_epoch` and `clock_timestamp()::TIMESTAMP` read the
         // session time zone: pin it to UTC whatever the server default is.
+        // A statement (or a wait for a collection lock) running longer than
+        // `pool_timeout` is cancelled by the server: a slow database gives a
+        // backend error, not a request that never ends.
+        let mut session = "-c TimeZone=UTC".to_owned();
+        if let Some(timeout) = settings.timeout() {
+            session.push_str(&format!(
+                " -c statement_timeout={}",
+                timeout.as_millis().max(1)
+            ));
+        }
         let options = match config.get_options() {
-            Some(existing) => format!("{existing} -c TimeZone=UTC"),
-            None => "-c TimeZone=UTC".to_owned(),
+            Some(existing) => format!("{existing} {session}"),
+            None => session,
         };
         config.options(&options);
         if config.get_application_name().is_none() {

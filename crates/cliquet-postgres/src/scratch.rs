@@ -4,7 +4,7 @@
 //! [`ScratchSchema::create`] makes a uniquely named schema and gives the
 //! [`PoolSettings`] whose connections use it as their `search_path`: the
 //! backends' tables, functions and trigger are created inside it by
-//! [`crate::migrate`]. [`ScratchSchema::drop_schema`] removes it with all it
+//! [`crate::migrate()`]. [`ScratchSchema::drop_schema`] removes it with all it
 //! holds.
 //!
 //! ```no_run

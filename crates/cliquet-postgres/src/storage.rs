@@ -19,7 +19,7 @@
 //! `cliquet_storage::timestamp` specifies; Kinto kept past values too.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use cliquet_storage::storage::{
@@ -52,7 +52,9 @@ fn requested(n: usize) -> String {
     )
 }
 
-fn create_sql() -> String {
+static CREATE_SQL: LazyLock<String> = LazyLock::new(build_create_sql);
+
+fn build_create_sql() -> String {
     format!(
         "WITH cur AS ({CURRENT}) \
          INSERT INTO objects AS o (id, parent_id, resource_name, data, last_modified, deleted) \
@@ -65,7 +67,9 @@ fn create_sql() -> String {
     )
 }
 
-fn update_sql() -> String {
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(build_update_sql);
+
+fn build_update_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data, p.deleted FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text), \
@@ -84,7 +88,9 @@ fn update_sql() -> String {
     )
 }
 
-fn delete_sql() -> String {
+static DELETE_SQL: LazyLock<String> = LazyLock::new(build_delete_sql);
+
+fn build_delete_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text \
@@ -103,7 +109,9 @@ fn delete_sql() -> String {
     )
 }
 
-fn hard_delete_sql() -> String {
+static HARD_DELETE_SQL: LazyLock<String> = LazyLock::new(build_hard_delete_sql);
+
+fn build_hard_delete_sql() -> String {
     format!(
         "WITH prev AS (SELECT as_epoch(p.last_modified) AS ts, p.data FROM objects p \
                         WHERE p.id = $1::text AND p.parent_id = $2::text AND p.resource_name = $3::text \
@@ -127,12 +135,16 @@ fn hard_delete_sql() -> String {
 const GET: &str = "SELECT as_epoch(last_modified), data FROM objects \
                    WHERE id = $1::text AND parent_id = $2::text AND resource_name = $3::text AND NOT deleted";
 
-fn read_timestamp_sql() -> String {
+static READ_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_read_timestamp_sql);
+
+fn build_read_timestamp_sql() -> String {
     // `CURRENT` numbers its parameters $2 and $3; $1 is unused but typed.
     format!("SELECT ts FROM ({CURRENT}) AS cur WHERE $1::text IS NOT NULL")
 }
 
-fn init_timestamp_sql() -> String {
+static INIT_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_init_timestamp_sql);
+
+fn build_init_timestamp_sql() -> String {
     format!(
         "WITH cur AS ({CURRENT}), \
               stored AS ( \
@@ -158,6 +170,7 @@ const ALL_TIMESTAMPS: &str = "SELECT parent_id, MAX(ts) FROM ( \
 /// on a migrated database (see [`crate::migrate()`]).
 #[derive(Clone)]
 pub struct PostgresStorage {
+    pool: Pool,
     inner: Store,
 }
 
@@ -178,6 +191,15 @@ struct Options {
     shared_permission: bool,
 }
 
+/// The objects a list, count or bulk delete reads.
+struct Scope<'a> {
+    resource_name: &'a str,
+    parent_id: &'a str,
+    include_deleted: bool,
+    filters: &'a [cliquet_filter::Filter],
+    pagination: &'a [cliquet_filter::PaginationRule],
+}
+
 #[derive(Clone)]
 struct Store {
     conn: Conn,
@@ -188,6 +210,7 @@ impl PostgresStorage {
     /// A storage backend on `pool`.
     pub fn new(pool: Pool) -> Self {
         Self {
+            pool: pool.clone(),
             inner: Store {
                 conn: Conn::Pool(pool),
                 options: Options {
@@ -221,10 +244,7 @@ impl PostgresStorage {
 
     /// The pool this backend uses.
     pub fn pool(&self) -> &Pool {
-        match &self.inner.conn {
-            Conn::Pool(pool) => pool,
-            Conn::Tx(_) => unreachable!("a PostgresStorage always holds a pool"),
-        }
+        &self.pool
     }
 }
 
@@ -285,16 +305,12 @@ impl Store {
         limit.unwrap_or(usize::MAX).min(self.options.max_fetch_size)
     }
 
-    /// `SELECT ... FROM objects WHERE <parent, resource, deleted, filters,
-    /// pagination>`.
+    /// `SELECT <columns> FROM objects WHERE <the scope>`, with a
+    /// `position` column numbering the rows in `position` order when given.
     fn select(
         sql: &mut Sql,
         columns: &str,
-        resource_name: &str,
-        parent_id: &str,
-        include_deleted: bool,
-        filters: &[cliquet_filter::Filter],
-        pagination: &[cliquet_filter::PaginationRule],
+        scope: &Scope<'_>,
         position: Option<&[cliquet_filter::SortField]>,
     ) {
         sql.push("SELECT ").push(columns);
@@ -304,13 +320,13 @@ impl Store {
             sql.push(") AS position");
         }
         sql.push(" FROM objects WHERE ");
-        push_parent(sql, "objects.parent_id", parent_id);
+        push_parent(sql, "objects.parent_id", scope.parent_id);
         sql.push(" AND objects.resource_name = ")
-            .bind(Box::new(resource_name.to_owned()), "text");
-        if !include_deleted {
+            .bind(Box::new(scope.resource_name.to_owned()), "text");
+        if !scope.include_deleted {
             sql.push(" AND NOT objects.deleted");
         }
-        push_conditions(sql, filters, pagination);
+        push_conditions(sql, scope.filters, scope.pagination);
     }
 
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
@@ -354,7 +370,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &create_sql(),
+                &CREATE_SQL,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -392,7 +408,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &update_sql(),
+                &UPDATE_SQL,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -428,10 +444,10 @@ impl Storage for Store {
 
     async fn delete(&self, params: Delete) -> Result<Deleted> {
         self.check_writable()?;
-        let sql = if params.with_deleted {
-            delete_sql()
+        let sql: &str = if params.with_deleted {
+            &DELETE_SQL
         } else {
-            hard_delete_sql()
+            &HARD_DELETE_SQL
         };
         let rows = self
             .conn
@@ -440,7 +456,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &sql,
+                sql,
                 &[
                     &params.id,
                     &params.parent_id,
@@ -477,20 +493,23 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "objects.id, objects.parent_id, objects.data, as_epoch(objects.last_modified) AS old_ts",
-            &params.resource_name,
-            &params.parent_id,
-            false,
-            &params.filters,
-            &params.pagination,
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: false,
+                filters: &params.filters,
+                pagination: &params.pagination,
+            },
             Some(&params.sort),
         );
         push_order(&mut sql, &params.sort);
         sql.push(" LIMIT ").bind_i64(limit as i64);
         sql.push(
-            "), stamped AS ( \
-               SELECT p.*, GREATEST(as_epoch(clock_timestamp()::timestamp), COALESCE(cur.ts + 1, 0)) \
+            "), clock AS MATERIALIZED (SELECT as_epoch(clock_timestamp()::timestamp) AS now), \
+             stamped AS ( \
+               SELECT p.*, GREATEST(clock.now, COALESCE(cur.ts + 1, 0)) \
                            + row_number() OVER (PARTITION BY p.parent_id ORDER BY p.position) - 1 AS new_ts \
-                 FROM matched p CROSS JOIN LATERAL (SELECT GREATEST( \
+                 FROM matched p CROSS JOIN clock CROSS JOIN LATERAL (SELECT GREATEST( \
                    (SELECT as_epoch(c.last_modified) FROM objects c \
                      WHERE c.parent_id = p.parent_id AND c.resource_name = ",
         );
@@ -561,11 +580,13 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
-            &params.resource_name,
-            &params.parent_id,
-            params.include_deleted,
-            &params.filters,
-            &params.pagination,
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: params.include_deleted,
+                filters: &params.filters,
+                pagination: &params.pagination,
+            },
             None,
         );
         push_order(&mut sql, &params.sort);
@@ -579,11 +600,13 @@ impl Storage for Store {
         Store::select(
             &mut sql,
             "COUNT(*)",
-            &params.resource_name,
-            &params.parent_id,
-            params.include_deleted,
-            &params.filters,
-            &[],
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: params.include_deleted,
+                filters: &params.filters,
+                pagination: &[],
+            },
             None,
         );
         let rows = self.run_read(&sql).await?;
@@ -654,7 +677,7 @@ impl Storage for Store {
         let args = [key, &params.parent_id, &params.resource_name];
         let rows = self
             .conn
-            .read(&read_timestamp_sql(), &args)
+            .read(&READ_TIMESTAMP_SQL, &args)
             .await
             .map_err(storage_error)?;
         if let Some(ts) = rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
@@ -672,7 +695,7 @@ impl Storage for Store {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &init_timestamp_sql(),
+                &INIT_TIMESTAMP_SQL,
                 &args,
             )
             .await
@@ -828,15 +851,31 @@ mod tests {
     #[test]
     fn statements_number_their_parameters() {
         for (sql, params) in [
-            (create_sql(), 5),
-            (update_sql(), 6),
-            (delete_sql(), 5),
-            (hard_delete_sql(), 5),
-            (init_timestamp_sql(), 3),
-            (read_timestamp_sql(), 3),
+            (&*CREATE_SQL, 5),
+            (&*UPDATE_SQL, 6),
+            (&*DELETE_SQL, 5),
+            (&*HARD_DELETE_SQL, 5),
+            (&*INIT_TIMESTAMP_SQL, 3),
+            (&*READ_TIMESTAMP_SQL, 3),
         ] {
             assert!(sql.contains(&format!("${params}::")), "{sql}");
             assert!(!sql.contains(&format!("${}::", params + 1)), "{sql}");
         }
+    }
+}
+
+/// The statements of the storage backend, for the benchmark that compares
+/// the backend with the same statements run raw. Not a stable API.
+#[doc(hidden)]
+pub mod statements {
+    /// The collection lock.
+    pub const LOCK: &str = crate::conn::LOCK_ONE;
+    /// `get`: `$1` id, `$2` parent id, `$3` resource name.
+    pub const GET: &str = super::GET;
+
+    /// `create`: `$1` id, `$2` parent id, `$3` resource name, `$4` data,
+    /// `$5` requested timestamp.
+    pub fn create() -> String {
+        super::CREATE_SQL.clone()
     }
 }

@@ -200,3 +200,34 @@ async fn permission_version_1_is_migrated() {
     drop(client);
     scratch.drop().await;
 }
+
+#[tokio::test]
+async fn permission_first_then_storage() {
+    let Some(url) = database_url("permission_first_then_storage") else {
+        return;
+    };
+    let scratch = Scratch::empty(&url, "mig_order").await;
+    // The permission schema creates `metadata` first, as it may with Kinto.
+    migrate(&scratch.pool, &[Component::Permission], false)
+        .await
+        .unwrap();
+    let report = migrate(
+        &scratch.pool,
+        &[Component::Storage, Component::Cache],
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.steps,
+        [
+            Step::Created(Component::Storage),
+            Step::Created(Component::Cache)
+        ]
+    );
+    assert_eq!(
+        installed_versions(&scratch.pool).await.unwrap(),
+        (Some(26), Some(2), true)
+    );
+    scratch.drop().await;
+}

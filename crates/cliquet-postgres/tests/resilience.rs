@@ -113,3 +113,53 @@ async fn pool_recovers_after_connections_are_killed() {
     );
     scratch.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_database_and_exhausted_pool_are_backend_errors() {
+    let Some(url) = database_url("slow_database_and_exhausted_pool_are_backend_errors") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "slow").await;
+    let mut settings = scratch.schema.settings();
+    settings.pool_size = 1;
+    settings.pool_timeout = 0.5;
+    settings.max_backlog = 0;
+    let pool = Pool::new(&settings).unwrap();
+    let storage = PostgresStorage::new(pool.clone());
+
+    // Another transaction holds the collection's lock: our write waits at
+    // most `pool_timeout`, then the server cancels it.
+    let tx = PostgresStorage::new(scratch.pool.clone())
+        .begin()
+        .await
+        .unwrap();
+    let data = json!({}).as_object().cloned().unwrap();
+    tx.storage()
+        .create(Create::new("record", "/p", "held", data.clone()))
+        .await
+        .unwrap();
+    let err = storage
+        .create(Create::new("record", "/p", "waiting", data.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Backend { .. }), "{err:?}");
+    tx.rollback().await.unwrap();
+    storage
+        .create(Create::new("record", "/p", "after", data))
+        .await
+        .unwrap();
+
+    // The only connection is taken and no one may wait for it.
+    let held = pool.get().await.unwrap();
+    let err = storage
+        .get(Get::new("record", "/p", "after"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Backend { .. }), "{err:?}");
+    drop(held);
+    storage
+        .get(Get::new("record", "/p", "after"))
+        .await
+        .unwrap();
+    scratch.drop().await;
+}

@@ -244,3 +244,148 @@ async fn concurrent_creates_never_conflict_and_since_sees_all() {
     assert_eq!(seen.len(), 16 * 60, "the poller missed objects");
     scratch.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_refuses_writes_and_unknown_timestamps() {
+    let Some(url) = database_url("readonly_refuses_writes_and_unknown_timestamps") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "readonly").await;
+    let writable = PostgresStorage::new(scratch.pool.clone());
+    let object = writable
+        .create(Create::new("record", PARENT, "a", map(json!({"n": 1}))))
+        .await
+        .unwrap();
+    let readonly = PostgresStorage::new(scratch.pool.clone()).with_readonly(true);
+    assert_eq!(
+        readonly.get(Get::new("record", PARENT, "a")).await.unwrap(),
+        object
+    );
+    assert_eq!(
+        readonly
+            .resource_timestamp(ResourceTimestamp::new("record", PARENT))
+            .await
+            .unwrap(),
+        object.last_modified
+    );
+    let err = readonly
+        .resource_timestamp(ResourceTimestamp::new("record", "/never/seen"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Readonly), "{err:?}");
+    let err = readonly
+        .create(Create::new("record", PARENT, "b", map(json!({}))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Readonly), "{err:?}");
+    let err = readonly
+        .delete(Delete::new("record", PARENT, "a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Readonly), "{err:?}");
+    scratch.drop().await;
+}
+
+#[tokio::test]
+async fn cache_rows_are_kintos() {
+    use cliquet_postgres::PostgresCache;
+    use cliquet_storage::Cache;
+    use std::time::Duration;
+
+    let Some(url) = database_url("cache_rows_are_kintos") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "cache").await;
+    let cache = PostgresCache::new(scratch.pool.clone(), "prefix:");
+    let client = scratch.pool.get().await.unwrap();
+    // A row as Kinto's cache writes it: JSON text, expiry from `sec2ttl`.
+    client
+        .execute(
+            "INSERT INTO cache (key, value, ttl) VALUES ('prefix:from-kinto', '{\"a\": [1, 2]}', sec2ttl(60))",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get("from-kinto").await.unwrap(),
+        Some(json!({"a": [1, 2]}))
+    );
+    let ttl = cache.ttl("from-kinto").await.unwrap().unwrap();
+    assert!(
+        ttl > Duration::from_secs(50) && ttl <= Duration::from_secs(60),
+        "{ttl:?}"
+    );
+    // Ours, read the way Kinto reads it.
+    cache
+        .set("ours", json!({"b": "ü"}), Duration::from_secs(90))
+        .await
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT value FROM cache WHERE key = 'prefix:ours' AND now() < ttl",
+            &[],
+        )
+        .await
+        .unwrap();
+    let text: String = row.get(0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"b": "ü"})
+    );
+    // Expired rows are invisible.
+    client
+        .execute(
+            "UPDATE cache SET ttl = now() - INTERVAL '1 second' WHERE key = 'prefix:ours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cache.get("ours").await.unwrap(), None);
+    assert_eq!(cache.delete("ours").await.unwrap(), None);
+    drop(client);
+    scratch.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_all_stamps_each_object_once() {
+    let Some(url) = database_url("delete_all_stamps_each_object_once") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "delall").await;
+    let storage = PostgresStorage::new(scratch.pool.clone());
+    let mut latest = 0;
+    for i in 0..300 {
+        latest = storage
+            .create(Create::new(
+                "record",
+                PARENT,
+                format!("o{i:03}"),
+                map(json!({"i": i})),
+            ))
+            .await
+            .unwrap()
+            .last_modified;
+    }
+    let gone = storage
+        .delete_all(DeleteAll::new("record", PARENT).with_sort(vec![SortField::desc("i")]))
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 300);
+    let order: Vec<i64> = gone
+        .iter()
+        .map(|d| d.previous.data["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, (0..300).rev().collect::<Vec<_>>());
+    let stamps: Vec<i64> = gone.iter().map(|d| d.tombstone.last_modified).collect();
+    assert!(stamps[0] > latest);
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "tombstones are stamped in order"
+    );
+    let ts = storage
+        .resource_timestamp(ResourceTimestamp::new("record", PARENT))
+        .await
+        .unwrap();
+    assert_eq!(ts, *stamps.last().unwrap());
+    scratch.drop().await;
+}
