@@ -1342,3 +1342,50 @@ async fn over_a_real_socket() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_failures() {
+    each("backend_failures", async |app| {
+        app.put("/v1/articles/a", json!({"data": {}}))
+            .user("alice")
+            .send()
+            .await
+            .expect(201);
+        app.switch.set(common::failing::DOWN);
+        let down = app.get("/v1/articles/a").user("alice").send().await;
+        down.expect_error(503, 201);
+        assert!(down.header("retry-after").is_some());
+        app.get("/v1/articles")
+            .user("alice")
+            .send()
+            .await
+            .expect_error(503, 201);
+        app.post("/v1/articles", json!({"data": {}}))
+            .user("alice")
+            .send()
+            .await
+            .expect_error(503, 201);
+        app.delete("/v1/articles/a")
+            .user("alice")
+            .send()
+            .await
+            .expect_error(503, 201);
+
+        // Another writer created the id between the check and the write.
+        app.switch.set(common::failing::RACE);
+        let conflict = app
+            .post("/v1/articles", json!({"data": {"id": "a"}}))
+            .user("alice")
+            .send()
+            .await;
+        conflict.expect_error(409, 122);
+        assert!(conflict.header("retry-after").is_some());
+        app.switch.set(common::failing::OK);
+        app.get("/v1/articles/a")
+            .user("alice")
+            .send()
+            .await
+            .expect(200);
+    })
+    .await;
+}

@@ -59,6 +59,7 @@ pub type Service = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
 
 pub struct TestApp {
     pub backend: &'static str,
+    pub switch: failing::Switch,
     pub service: Service,
     pub backends: Backends,
     pub router: Router,
@@ -111,6 +112,19 @@ pub fn resources() -> Vec<Resource> {
     vec![bookmarks, articles, notes, nested]
 }
 
+/// Wraps the storage of `backends` in one that fails on demand.
+pub fn failing(backends: Backends) -> (Backends, failing::Switch) {
+    let switch = failing::Switch(Arc::new(std::sync::atomic::AtomicU8::new(failing::OK)));
+    let storage = Arc::new(failing::Failing {
+        inner: backends.storage.clone(),
+        switch: switch.clone(),
+    });
+    (
+        Backends::new(storage, backends.permission, backends.cache),
+        switch,
+    )
+}
+
 pub fn build(backends: &Backends) -> (Router, Service) {
     let mut api = Router::new();
     for resource in resources() {
@@ -131,10 +145,11 @@ pub fn build(backends: &Backends) -> (Router, Service) {
 /// The apps to run a scenario on: memory, and PostgreSQL when configured.
 pub async fn apps(test: &str) -> Vec<TestApp> {
     let mut apps = Vec::new();
-    let memory = cliquet_memory::backends();
+    let (memory, switch) = failing(cliquet_memory::backends());
     let (router, service) = build(&memory);
     apps.push(TestApp {
         backend: "memory",
+        switch,
         service,
         backends: memory,
         router,
@@ -149,9 +164,11 @@ pub async fn apps(test: &str) -> Vec<TestApp> {
             let backends = cliquet_postgres::backends(&settings, true)
                 .await
                 .expect("postgres backends");
+            let (backends, switch) = failing(backends);
             let (router, service) = build(&backends);
             apps.push(TestApp {
                 backend: "postgres",
+                switch,
                 service,
                 backends,
                 router,
@@ -335,5 +352,151 @@ impl Reply {
             .iter()
             .map(|o| o["id"].as_str().unwrap().to_owned())
             .collect()
+    }
+}
+
+/// A storage that fails on demand: what the backend errors look like over
+/// HTTP.
+pub mod failing {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use async_trait::async_trait;
+    use cliquet_storage::storage::*;
+    use cliquet_storage::{
+        Object, Permission, Result, Storage, StorageError, Timestamp, Transaction,
+    };
+
+    /// Works normally.
+    pub const OK: u8 = 0;
+    /// Every operation fails as if the database were down.
+    pub const DOWN: u8 = 1;
+    /// `get` answers "not found" (another writer is about to create it):
+    /// the following `create` meets the real object.
+    pub const RACE: u8 = 2;
+
+    #[derive(Clone)]
+    pub struct Switch(pub Arc<AtomicU8>);
+
+    impl Switch {
+        pub fn set(&self, mode: u8) {
+            self.0.store(mode, Ordering::SeqCst);
+        }
+
+        fn check(&self) -> Result<()> {
+            if self.0.load(Ordering::SeqCst) == DOWN {
+                return Err(StorageError::backend("down"));
+            }
+            Ok(())
+        }
+
+        fn racing(&self) -> bool {
+            self.0.load(Ordering::SeqCst) == RACE
+        }
+    }
+
+    pub struct Failing<S> {
+        pub inner: S,
+        pub switch: Switch,
+    }
+
+    /// A transaction whose storage fails on the same switch.
+    struct InTransaction(Failing<Box<dyn Transaction>>);
+
+    trait Inner: Send + Sync {
+        fn storage(&self) -> &dyn Storage;
+    }
+
+    impl Inner for Arc<dyn Storage> {
+        fn storage(&self) -> &dyn Storage {
+            self.as_ref()
+        }
+    }
+
+    impl Inner for Box<dyn Transaction> {
+        fn storage(&self) -> &dyn Storage {
+            self.as_ref().storage()
+        }
+    }
+
+    #[async_trait]
+    impl<S: Inner> Storage for Failing<S> {
+        async fn create(&self, params: Create) -> Result<Object> {
+            self.switch.check()?;
+            self.inner.storage().create(params).await
+        }
+        async fn get(&self, params: Get) -> Result<Object> {
+            self.switch.check()?;
+            if self.switch.racing() {
+                return Err(StorageError::not_found(params.resource_name, params.id));
+            }
+            self.inner.storage().get(params).await
+        }
+        async fn update(&self, params: Update) -> Result<Updated> {
+            self.switch.check()?;
+            self.inner.storage().update(params).await
+        }
+        async fn delete(&self, params: Delete) -> Result<Deleted> {
+            self.switch.check()?;
+            self.inner.storage().delete(params).await
+        }
+        async fn delete_all(&self, params: DeleteAll) -> Result<Vec<Deleted>> {
+            self.switch.check()?;
+            self.inner.storage().delete_all(params).await
+        }
+        async fn list(&self, params: List) -> Result<Vec<Object>> {
+            self.switch.check()?;
+            self.inner.storage().list(params).await
+        }
+        async fn count(&self, params: Count) -> Result<u64> {
+            self.switch.check()?;
+            self.inner.storage().count(params).await
+        }
+        async fn purge_deleted(&self, params: PurgeDeleted) -> Result<u64> {
+            self.switch.check()?;
+            self.inner.storage().purge_deleted(params).await
+        }
+        async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
+            self.switch.check()?;
+            self.inner.storage().resource_timestamp(params).await
+        }
+        async fn all_resources_timestamps(
+            &self,
+            params: AllResourcesTimestamps,
+        ) -> Result<BTreeMap<String, Timestamp>> {
+            self.switch.check()?;
+            self.inner.storage().all_resources_timestamps(params).await
+        }
+        async fn flush(&self) -> Result<()> {
+            self.inner.storage().flush().await
+        }
+        async fn healthcheck(&self) -> Result<()> {
+            self.switch.check()
+        }
+        async fn begin(&self) -> Result<Box<dyn Transaction>> {
+            self.switch.check()?;
+            let transaction = self.inner.storage().begin().await?;
+            Ok(Box::new(InTransaction(Failing {
+                inner: transaction,
+                switch: self.switch.clone(),
+            })))
+        }
+    }
+
+    #[async_trait]
+    impl Transaction for InTransaction {
+        fn storage(&self) -> &dyn Storage {
+            &self.0
+        }
+        fn permission(&self) -> Option<&dyn Permission> {
+            self.0.inner.permission()
+        }
+        async fn commit(self: Box<Self>) -> Result<()> {
+            self.0.inner.commit().await
+        }
+        async fn rollback(self: Box<Self>) -> Result<()> {
+            self.0.inner.rollback().await
+        }
     }
 }
