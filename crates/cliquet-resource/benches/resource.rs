@@ -30,7 +30,8 @@ fn bench(c: &mut Criterion) {
         .schema(Schema::typed::<Bookmark>())
         .build()
         .unwrap();
-    let router = axum::Router::new().nest("/v1", resource.router(cliquet_memory::backends()));
+    let backends = cliquet_memory::backends();
+    let router = axum::Router::new().nest("/v1", resource.router(backends.clone()));
     let identity = Identity::authenticated("basicauth:alice", "basicauth", []);
     let mut ids = Vec::new();
     runtime.block_on(async {
@@ -71,6 +72,16 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
             assert_eq!(response.status(), 200);
             response.into_body().collect().await.unwrap()
+        })
+    });
+    // The storage's share of the list, for comparison.
+    let storage = backends.storage.clone();
+    c.bench_function("storage list 100 of 1000 (backend only)", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let params = cliquet_storage::storage::List::new("bookmark", "basicauth:alice")
+                .with_sort(vec![cliquet_filter::SortField::desc("last_modified")])
+                .with_limit(Some(101));
+            storage.list(params).await.unwrap()
         })
     });
 }

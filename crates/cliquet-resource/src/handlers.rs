@@ -320,7 +320,64 @@ impl UnitRef {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value, timestamp: Timestamp) -> Response {
+/// Serializes an object in its protocol form without building it.
+struct ObjectJson<'a>(&'a Object);
+
+impl serde::Serialize for ObjectJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let object = self.0;
+        let data = if object.deleted {
+            None
+        } else {
+            Some(&object.data)
+        };
+        let extra = usize::from(object.deleted);
+        let mut map = serializer.serialize_map(Some(2 + extra + data.map_or(0, |d| d.len())))?;
+        map.serialize_entry("id", &object.id)?;
+        map.serialize_entry("last_modified", &object.last_modified)?;
+        if object.deleted {
+            map.serialize_entry("deleted", &true)?;
+        }
+        for (key, value) in data.into_iter().flatten() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"data": object, "permissions": acl}`.
+#[derive(serde::Serialize)]
+struct ObjectBody<'a> {
+    data: ObjectJson<'a>,
+    permissions: &'a Value,
+}
+
+/// `{"data": [objects]}`.
+struct ListBody<'a>(&'a [Object]);
+
+impl serde::Serialize for ListBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("data", &ListItems(self.0))?;
+        map.end()
+    }
+}
+
+struct ListItems<'a>(&'a [Object]);
+
+impl serde::Serialize for ListItems<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ObjectJson))
+    }
+}
+
+fn json_response(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    timestamp: Timestamp,
+) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
@@ -503,14 +560,17 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         } else {
             None
         };
-        let data: Vec<Value> = objects
-            .into_iter()
-            .map(|object| match &query.fields {
-                Some(_) => query.project(&object.into_json()),
-                None => object.into_json(),
-            })
-            .collect();
-        let mut response = json_response(StatusCode::OK, &json!({"data": data}), timestamp);
+        let mut response = match &query.fields {
+            Some(_) => {
+                let data: Vec<Value> = objects
+                    .into_iter()
+                    .map(|object| query.project(&object.into_json()))
+                    .collect();
+                json_response(StatusCode::OK, &json!({"data": data}), timestamp)
+            }
+            // Serialized straight from the stored objects: no JSON tree.
+            None => json_response(StatusCode::OK, &ListBody(&objects), timestamp),
+        };
         if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
             response.headers_mut().insert(NEXT_PAGE, next);
         }
@@ -935,22 +995,35 @@ async fn get(shared: &Shared, ctx: &Ctx, id: &str) -> Result<Response> {
     };
     let fields = cliquet_filter::parse_fields(&ctx.query, &config.parse_options)?;
     let timestamp = object.last_modified;
-    let mut json = object.into_json();
-    ctx.preconditions
-        .evaluate(&ctx.method, Current::object(timestamp.max(0) as u64, &json))?;
-    if let Some(fields) = fields {
-        let query = Query {
-            fields: Some(fields),
-            ..Query::default()
-        };
-        json = query.project(&json);
+    if !ctx.preconditions.is_empty() {
+        ctx.preconditions.evaluate(
+            &ctx.method,
+            Current::object(timestamp.max(0) as u64, &object.to_json()),
+        )?;
     }
     let permissions = shown_permissions(shared, ctx, permission, &object_uri).await?;
-    let mut response = json_response(
-        StatusCode::OK,
-        &json!({"data": json, "permissions": permissions}),
-        timestamp,
-    );
+    let mut response = match fields {
+        Some(fields) => {
+            let query = Query {
+                fields: Some(fields),
+                ..Query::default()
+            };
+            let data = query.project(&object.into_json());
+            json_response(
+                StatusCode::OK,
+                &json!({"data": data, "permissions": permissions}),
+                timestamp,
+            )
+        }
+        None => json_response(
+            StatusCode::OK,
+            &ObjectBody {
+                data: ObjectJson(&object),
+                permissions: &permissions,
+            },
+            timestamp,
+        ),
+    };
     CacheHeaders::for_resource(config.cache_expires, !ctx.identity.is_authenticated())
         .apply(response.headers_mut());
     if ctx.method == Method::HEAD {
