@@ -197,3 +197,80 @@ impl Unit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cliquet_storage::storage::{Create, Get};
+
+    async fn write(batch: &BatchTransaction, backends: &Backends, id: &str) {
+        let unit = Unit::write(backends, Some(batch)).await.unwrap();
+        unit.storage(backends)
+            .create(Create::new("thing", "", id, Default::default()))
+            .await
+            .unwrap();
+        // Seen inside the batch.
+        assert!(
+            unit.storage(backends)
+                .get(Get::new("thing", "", id))
+                .await
+                .is_ok()
+        );
+        unit.finish(true).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_commits_or_rolls_back_as_one() {
+        let backends = cliquet_memory::backends();
+        let hook = TransactionScope::new(backends.storage.clone());
+        let parts = http::Request::new(()).into_parts().0;
+
+        let batch = hook.begin(&parts).await.unwrap();
+        write(&batch, &backends, "a").await;
+        write(&batch, &backends, "b").await;
+        hook.rollback(batch).await;
+        assert!(
+            backends
+                .storage
+                .get(Get::new("thing", "", "a"))
+                .await
+                .is_err()
+        );
+
+        let batch = hook.begin(&parts).await.unwrap();
+        write(&batch, &backends, "a").await;
+        write(&batch, &backends, "b").await;
+        hook.commit(batch).await.unwrap();
+        assert!(
+            backends
+                .storage
+                .get(Get::new("thing", "", "b"))
+                .await
+                .is_ok()
+        );
+
+        // A batch that never touched the storage commits nothing.
+        let batch = hook.begin(&parts).await.unwrap();
+        hook.commit(batch).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_transaction_commits_only_on_success() {
+        let backends = cliquet_memory::backends();
+        let unit = Unit::write(&backends, None).await.unwrap();
+        unit.storage(&backends)
+            .create(Create::new("thing", "", "x", Default::default()))
+            .await
+            .unwrap();
+        unit.finish(false).await.unwrap();
+        assert!(
+            backends
+                .storage
+                .get(Get::new("thing", "", "x"))
+                .await
+                .is_err()
+        );
+        let read = Unit::read(None).await.unwrap();
+        assert!(matches!(read, Unit::Direct));
+    }
+}
