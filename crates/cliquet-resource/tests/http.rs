@@ -1389,3 +1389,99 @@ async fn backend_failures() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inheritance_tree_of_the_application() {
+    each("inheritance", async |app| {
+        app.put("/v1/shelves/s1/docs/d1", json!({"data": {"n": 1}}))
+            .user("alice")
+            .send()
+            .await
+            .expect(201);
+        app.put("/v1/shelves/s2/docs/d2", json!({"data": {"n": 2}}))
+            .user("alice")
+            .send()
+            .await
+            .expect(201);
+        // Bob cannot read anything yet, but may create: empty list.
+        app.get("/v1/shelves/s1/docs/d1")
+            .user("bob")
+            .send()
+            .await
+            .expect_error(403, 121);
+        assert_eq!(
+            app.get("/v1/shelves/s1/docs")
+                .user("bob")
+                .send()
+                .await
+                .data(),
+            &json!([])
+        );
+        // Read on the shelf gives read on every doc of it, and the list.
+        app.backends
+            .permission
+            .add_principal_to_ace("/shelves/s1", "read", &user_id("bob"))
+            .await
+            .unwrap();
+        app.get("/v1/shelves/s1/docs/d1")
+            .user("bob")
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(
+            app.get("/v1/shelves/s1/docs")
+                .user("bob")
+                .send()
+                .await
+                .ids(),
+            vec!["d1"]
+        );
+        app.get("/v1/shelves/s2/docs/d2")
+            .user("bob")
+            .send()
+            .await
+            .expect_error(403, 121);
+        app.patch("/v1/shelves/s1/docs/d1", json!({"data": {"n": 3}}))
+            .user("bob")
+            .send()
+            .await
+            .expect_error(403, 121);
+        // A reader of the shelf learns that a doc is missing; others do not.
+        app.patch("/v1/shelves/s1/docs/nope", json!({"data": {}}))
+            .user("bob")
+            .send()
+            .await
+            .expect_error(404, 110);
+        app.patch("/v1/shelves/s2/docs/nope", json!({"data": {}}))
+            .user("bob")
+            .send()
+            .await
+            .expect_error(403, 121);
+        // Write on the shelf gives write on its docs.
+        app.backends
+            .permission
+            .add_principal_to_ace("/shelves/s1", "write", &user_id("carol"))
+            .await
+            .unwrap();
+        let carol = app
+            .patch("/v1/shelves/s1/docs/d1", json!({"data": {"n": 4}}))
+            .user("carol")
+            .send()
+            .await;
+        carol.expect(200);
+        assert!(
+            carol.body["permissions"]["write"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(user_id("carol")))
+        );
+        let deleted = app.delete("/v1/shelves/s1/docs").user("carol").send().await;
+        assert_eq!(deleted.ids(), vec!["d1"]);
+        app.get("/v1/shelves/s2/docs/d2")
+            .user("alice")
+            .send()
+            .await
+            .expect(200);
+    })
+    .await;
+}

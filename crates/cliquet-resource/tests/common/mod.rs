@@ -18,7 +18,7 @@ use cliquet_resource::{
     Access, Change, HookContext, Names, Resource, ResourceHooks, Schema, TransactionScope,
 };
 use cliquet_storage::Backends;
-use cliquet_storage::permission::NoInheritance;
+use cliquet_storage::permission::{BoundPermission, NoInheritance};
 use http::{HeaderMap, Method, Request, Response};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,31 @@ pub fn resources() -> Vec<Resource> {
         .ids(Names)
         .build()
         .unwrap();
-    vec![bookmarks, articles, notes, nested]
+    // Permissions on a shelf are inherited by its docs.
+    let tree = |object_id: &str, permission: &str| -> Vec<BoundPermission> {
+        let mut pairs = vec![BoundPermission::new(object_id, permission)];
+        if permission == "read" {
+            pairs.push(BoundPermission::new(object_id, "write"));
+        }
+        let shelf: Vec<&str> = object_id.split('/').take(3).collect();
+        if shelf.len() == 3 && shelf[1] == "shelves" {
+            let shelf = shelf.join("/");
+            pairs.push(BoundPermission::new(shelf.clone(), "write"));
+            if permission == "read" {
+                pairs.push(BoundPermission::new(shelf, "read"));
+            }
+        }
+        pairs
+    };
+    let docs = Resource::builder("doc")
+        .plural_path("/shelves/{shelf_id}/docs")
+        .object_path(Some("/shelves/{shelf_id}/docs/{id}"))
+        .parent_id("/shelves/{shelf_id}")
+        .access(Access::shared(tree).grant("doc:create", ["system.Authenticated"]))
+        .ids(Names)
+        .build()
+        .unwrap();
+    vec![bookmarks, articles, notes, nested, docs]
 }
 
 /// Wraps the storage of `backends` in one that fails on demand.
