@@ -135,6 +135,7 @@ impl Ctx {
             parent_id: &self.parent_id,
             identity: &self.identity,
             params: &self.params,
+            method: &self.method,
             storage,
             permission,
         }
@@ -412,6 +413,19 @@ fn storage_get(result: Result<Object, StorageError>) -> Result<Option<Object>> {
     }
 }
 
+/// Runs the `before_request` hook.
+async fn before(
+    shared: &Shared,
+    ctx: &Ctx,
+    storage: &dyn Storage,
+    permission: &dyn Permission,
+) -> Result<()> {
+    let config = &shared.config;
+    let hook = ctx.hook(config, storage, permission);
+    config.hooks.before_request(&hook).await?;
+    Ok(())
+}
+
 /// The list querystring, bounded.
 fn parse_query(config: &Config, querystring: &str) -> Result<Query> {
     let pairs = decode_querystring(querystring)?;
@@ -505,6 +519,7 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
     let unit = Unit::read(ctx.batch.as_ref()).await?;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let restriction = authorize_plural(shared, ctx, permission, "read").await?;
     let query = parse_query(config, &ctx.query)?;
     let head = ctx.method == Method::HEAD;
@@ -758,6 +773,7 @@ async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: Body) -> Result
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let (_, value) = read_body(shared, ctx, body, &[JSON]).await?;
     let envelope = body::envelope(value.unwrap_or_else(|| json!({})), &config.permissions)?;
     private_permissions(shared, &envelope)?;
@@ -871,6 +887,7 @@ async fn delete_plural(shared: &Shared, ctx: &Ctx, unit: UnitRef) -> Result<Resp
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let restriction = authorize_plural(shared, ctx, permission, "write").await?;
     let query = parse_query(config, &ctx.query)?;
     if let Some(token) = &query.token {
@@ -968,6 +985,7 @@ async fn get(shared: &Shared, ctx: &Ctx, id: &str) -> Result<Response> {
     let unit = Unit::read(ctx.batch.as_ref()).await?;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let object_uri = object_uri(config, ctx, id);
     let valid = config.ids.is_valid(id);
     let fetch = async {
@@ -1101,6 +1119,7 @@ async fn put(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str, body: Body) ->
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let access = &config.access;
     let principals = ctx.principals();
     let valid = config.ids.is_valid(id);
@@ -1396,6 +1415,7 @@ async fn patch(
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let existing = existing_or_404(shared, ctx, storage, permission, id).await?;
     let behavior = response_behavior(&ctx.headers)?;
     let (flavour, value) = read_body(shared, ctx, body, &[JSON, MERGE_PATCH, JSON_PATCH]).await?;
@@ -1555,6 +1575,7 @@ async fn delete(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str) -> Result<R
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
+    before(shared, ctx, storage, permission).await?;
     let existing = existing_or_404(shared, ctx, storage, permission, id).await?;
     let mut requested = None;
     for (name, value) in decode_querystring(&ctx.query)? {

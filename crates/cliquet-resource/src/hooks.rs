@@ -1,7 +1,9 @@
 //! Hooks: how an application changes what a resource stores, and reacts to
 //! what it wrote.
 //!
-//! [`ResourceHooks::process_object`] runs on every create, replace and
+//! [`ResourceHooks::before_request`] runs first on every request: the
+//! place to check that a parent exists. [`ResourceHooks::process_object`]
+//! runs on every create, replace and
 //! update, after merging and schema validation, just before the write: it
 //! sees the new data and the stored object (if any) and returns the data to
 //! store, or an error the client gets. [`ResourceHooks::after_write`] runs
@@ -57,6 +59,8 @@ pub struct HookContext<'a> {
     pub identity: &'a Identity,
     /// The path parameters of the route (`bucket_id`, `id`...).
     pub params: &'a [(String, String)],
+    /// The request's method.
+    pub method: &'a http::Method,
     /// The storage, inside the request's (or batch's) transaction.
     pub storage: &'a dyn Storage,
     /// The permission backend, inside the transaction when it shares it.
@@ -70,6 +74,7 @@ impl fmt::Debug for HookContext<'_> {
             .field("parent_id", &self.parent_id)
             .field("identity", &self.identity)
             .field("params", &self.params)
+            .field("method", &self.method)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +124,15 @@ impl Change {
 /// does nothing; implement the ones you need.
 #[async_trait]
 pub trait ResourceHooks: Send + Sync + 'static {
+    /// Runs first on every request of the resource (after the identity
+    /// and the parent id are known, before permissions are checked): an
+    /// error is answered as it is. Kinto's records check here that their
+    /// collection exists (404 errno 111, or 403 to users who may not know).
+    async fn before_request(&self, ctx: &HookContext<'_>) -> Result<(), ApiError> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Rewrites the data about to be stored, knowing the stored object
     /// (`None` on creation). An error is answered as it is, and nothing is
     /// written.

@@ -1045,6 +1045,17 @@ async fn lists_filters_sorts_fields() {
         assert_eq!(f1.data()[0]["v"], 1);
         let f2 = app.get("/v1/folders/f2/items/i1").send().await;
         assert_eq!(f2.data()["v"], 2);
+        // The application's hook says which parents exist.
+        let missing = app.get("/v1/folders/missing/items").send().await;
+        missing.expect_error(404, 111);
+        assert_eq!(
+            missing.body["details"],
+            json!({"id": "missing", "resource_name": "folder"})
+        );
+        app.put("/v1/folders/missing/items/i1", json!({"data": {}}))
+            .send()
+            .await
+            .expect_error(404, 111);
     })
     .await;
 }

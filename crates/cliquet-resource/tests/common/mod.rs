@@ -55,6 +55,19 @@ impl ResourceHooks for Boom {
     }
 }
 
+/// Folders named "missing" do not exist.
+pub struct FolderCheck;
+
+#[async_trait]
+impl ResourceHooks for FolderCheck {
+    async fn before_request(&self, ctx: &HookContext<'_>) -> Result<(), ApiError> {
+        match ctx.param("folder_id") {
+            Some("missing") => Err(ApiError::missing_parent("missing", "folder")),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub type Service = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
 
 pub struct TestApp {
@@ -101,6 +114,7 @@ pub fn resources() -> Vec<Resource> {
         .plural_path("/folders/{folder_id}/items")
         .object_path(Some("/folders/{folder_id}/items/{id}"))
         .parent_id("/folders/{folder_id}")
+        .hooks(FolderCheck)
         .access(
             Access::shared(NoInheritance)
                 .grant("item:create", ["system.Everyone"])
