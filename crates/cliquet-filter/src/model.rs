@@ -55,13 +55,17 @@ impl FieldPath {
     }
 
     /// The path made of these segments (which may themselves contain dots;
-    /// such a path is displayed with the dots it has, ambiguously).
+    /// such a path is displayed with the dots it has, ambiguously). No
+    /// segment at all is the path of one empty segment, as `new("")`.
     pub fn from_segments<I, S>(segments: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let segments: Vec<String> = segments.into_iter().map(Into::into).collect();
+        let mut segments: Vec<String> = segments.into_iter().map(Into::into).collect();
+        if segments.is_empty() {
+            segments.push(String::new());
+        }
         Self {
             dotted: segments.join("."),
             segments,
@@ -529,5 +533,51 @@ impl Query {
             Some(fields) => crate::fields::project(object, fields),
             None => object.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_split_on_every_dot() {
+        assert_eq!(FieldPath::new("a.b").segments(), ["a", "b"]);
+        assert_eq!(FieldPath::new("a..b").segments(), ["a", "", "b"]);
+        assert_eq!(FieldPath::new("").segments(), [""]);
+        assert_eq!(
+            FieldPath::from_segments(Vec::<String>::new()),
+            FieldPath::new("")
+        );
+        assert_eq!(FieldPath::from_segments(["a", "b"]), FieldPath::new("a.b"));
+        assert_eq!(FieldPath::new("o.k").root(), "o");
+        assert!(FieldPath::new("id").is_id());
+        assert!(!FieldPath::new("id.x").is_id());
+        assert!(FieldPath::new("last_modified").is_last_modified());
+    }
+
+    #[test]
+    fn lookup_never_indexes_arrays() {
+        let object = json!({"a": {"b": [{"c": 1}]}, "x.y": 1, "n": null});
+        assert_eq!(
+            FieldPath::new("a.b").lookup(&object),
+            Some(&json!([{"c": 1}]))
+        );
+        assert_eq!(FieldPath::new("a.b.0").lookup(&object), None);
+        assert_eq!(FieldPath::new("a.b.c").lookup(&object), None);
+        assert_eq!(FieldPath::new("x.y").lookup(&object), None);
+        assert_eq!(FieldPath::new("n").lookup(&object), Some(&json!(null)));
+        assert_eq!(FieldPath::new("n.k").lookup(&object), None);
+    }
+
+    #[test]
+    fn operators_round_trip_their_prefixes() {
+        for operator in Operator::ALL {
+            assert_eq!(Operator::from_prefix(operator.prefix()), Some(operator));
+            let json = serde_json::to_value(operator).unwrap();
+            assert_eq!(json, json!(operator.prefix()));
+        }
+        assert_eq!(Operator::from_prefix("bogus"), None);
     }
 }

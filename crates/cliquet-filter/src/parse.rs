@@ -179,6 +179,17 @@ fn group(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Param> {
 /// Python's parser also read `NaN` and `Infinity` as numbers; JSON has no
 /// such numbers, so they stay strings here.
 pub fn native_value(raw: &str) -> Value {
+    // Most values that are not JSON are words: tell them by their first
+    // character without building a parser error.
+    let could_be_json = raw.trim_start().bytes().next().is_some_and(|b| {
+        matches!(
+            b,
+            b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+        )
+    });
+    if !could_be_json {
+        return Value::String(raw.to_owned());
+    }
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
 }
 
