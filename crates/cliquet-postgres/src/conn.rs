@@ -1,0 +1,260 @@
+//! Where statements run: on a pooled connection (each write its own
+//! transaction), or inside an open transaction.
+//!
+//! A write first takes the *collection lock*: a transaction-scoped advisory
+//! lock on `(parent_id, resource_name)`. Writers of one collection therefore
+//! follow each other, each taking its timestamp (in Kinto's trigger) only
+//! once the previous writer has committed. That is what makes commit order
+//! equal timestamp order: a reader polling `_since` can never see an object
+//! before another one with a smaller timestamp is visible, and concurrent
+//! creates never collide on the unique `(parent_id, resource_name,
+//! last_modified)` index. The lock is held until the transaction ends.
+//!
+//! Out of a transaction, `BEGIN`, the lock, the statement and `COMMIT` are
+//! pipelined: one round trip. Inside one, each statement runs under a
+//! savepoint, so a statement the database refuses (a bad value) fails alone
+//! and does not poison the rest of the transaction.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Object;
+use futures_util::future::join4;
+use tokio::sync::Mutex;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::{Error, Pool};
+
+pub(crate) const LOCK_ONE: &str =
+    "SELECT pg_advisory_xact_lock(1129072977, hashtext($1::text || chr(31) || $2::text))";
+const LOCK_MATCHING: &str = "SELECT pg_advisory_xact_lock(1129072977, hashtext(c.parent_id || chr(31) || c.resource_name)) \
+     FROM (SELECT DISTINCT parent_id, resource_name FROM objects \
+           WHERE parent_id LIKE $1::text AND resource_name = $2::text ORDER BY parent_id) AS c";
+
+/// The collections a write locks.
+pub(crate) enum Lock<'a> {
+    /// One collection.
+    One {
+        parent_id: &'a str,
+        resource_name: &'a str,
+    },
+    /// Every existing collection whose parent matches a `LIKE` pattern.
+    Matching {
+        parent_pattern: String,
+        resource_name: &'a str,
+    },
+}
+
+impl Lock<'_> {
+    fn sql(&self) -> &'static str {
+        match self {
+            Lock::One { .. } => LOCK_ONE,
+            Lock::Matching { .. } => LOCK_MATCHING,
+        }
+    }
+}
+
+/// A connection in an open transaction, shared by the storage and
+/// permission views of one [`crate::storage::PostgresTransaction`].
+pub(crate) struct TxConn {
+    client: Mutex<Option<Object>>,
+}
+
+impl TxConn {
+    pub(crate) async fn begin(pool: &Pool) -> Result<Arc<Self>, Error> {
+        let client = pool.get().await?;
+        client.batch_execute("BEGIN").await?;
+        Ok(Arc::new(Self {
+            client: Mutex::new(Some(client)),
+        }))
+    }
+
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`.
+    pub(crate) async fn finish(&self, commit: bool) -> Result<(), Error> {
+        let mut guard = self.client.lock().await;
+        let client = guard
+            .take()
+            .ok_or_else(|| Error::Backend("the transaction is already finished".into()))?;
+        let result = client
+            .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await;
+        if result.is_err() {
+            // The connection state is unknown: do not return it to the pool.
+            drop(Object::take(client));
+        }
+        result.map_err(Error::from)
+    }
+}
+
+impl Drop for TxConn {
+    fn drop(&mut self) {
+        let Some(client) = self.client.get_mut().take() else {
+            return;
+        };
+        // Dropped without commit: roll back, then the connection goes back
+        // to the pool. Without a runtime, close it (the server rolls back).
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
+/// Where a backend runs its statements.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Pool(Pool),
+    Tx(Arc<TxConn>),
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl Conn {
+    /// Runs a read.
+    pub(crate) async fn read(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        match self {
+            Conn::Pool(pool) => {
+                let client = pool.get().await?;
+                let statement = client.prepare_cached(sql).await?;
+                Ok(client.query(&statement, params).await?)
+            }
+            Conn::Tx(tx) => run_in_tx(tx, None, sql, params).await,
+        }
+    }
+
+    /// Runs a write, after taking `lock` when given, atomically.
+    pub(crate) async fn write(
+        &self,
+        lock: Option<Lock<'_>>,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        match self {
+            Conn::Pool(pool) => {
+                let client = pool.get().await?;
+                let statement = client.prepare_cached(sql).await?;
+                let Some(lock) = lock else {
+                    return Ok(client.query(&statement, params).await?);
+                };
+                let lock_statement = client.prepare_cached(lock.sql()).await?;
+                let pattern_params;
+                let one_params;
+                let lock_params: Params<'_> = match &lock {
+                    Lock::One {
+                        parent_id,
+                        resource_name,
+                    } => {
+                        one_params = [parent_id as &(dyn ToSql + Sync), resource_name];
+                        &one_params
+                    }
+                    Lock::Matching {
+                        parent_pattern,
+                        resource_name,
+                    } => {
+                        pattern_params = [parent_pattern as &(dyn ToSql + Sync), resource_name];
+                        &pattern_params
+                    }
+                };
+                // One round trip: the four messages are sent before any
+                // answer is awaited. If the statement fails, `COMMIT` ends
+                // the aborted transaction as a rollback.
+                let (begin, locked, rows, commit) = join4(
+                    client.batch_execute("BEGIN"),
+                    client.query(&lock_statement, lock_params),
+                    client.query(&statement, params),
+                    client.batch_execute("COMMIT"),
+                )
+                .await;
+                begin?;
+                locked?;
+                let rows = rows?;
+                commit?;
+                Ok(rows)
+            }
+            Conn::Tx(tx) => run_in_tx(tx, lock, sql, params).await,
+        }
+    }
+}
+
+/// Runs one statement (after its lock) under a savepoint of the open
+/// transaction.
+async fn run_in_tx(
+    tx: &TxConn,
+    lock: Option<Lock<'_>>,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, Error> {
+    let guard = tx.client.lock().await;
+    let client = guard
+        .as_ref()
+        .ok_or_else(|| Error::Backend("the transaction is finished".into()))?;
+    let statement = client.prepare_cached(sql).await?;
+    let lock_statement = match &lock {
+        Some(lock) => Some(client.prepare_cached(lock.sql()).await?),
+        None => None,
+    };
+    let locked = async {
+        match (&lock, &lock_statement) {
+            (
+                Some(Lock::One {
+                    parent_id,
+                    resource_name,
+                }),
+                Some(s),
+            ) => client.query(s, &[parent_id, resource_name]).await.map(drop),
+            (
+                Some(Lock::Matching {
+                    parent_pattern,
+                    resource_name,
+                }),
+                Some(s),
+            ) => client
+                .query(s, &[parent_pattern, resource_name])
+                .await
+                .map(drop),
+            _ => Ok(()),
+        }
+    };
+    let (savepoint, locked, rows, release) = join4(
+        client.batch_execute("SAVEPOINT cliquet_statement"),
+        locked,
+        client.query(&statement, params),
+        client.batch_execute("RELEASE SAVEPOINT cliquet_statement"),
+    )
+    .await;
+    savepoint?;
+    let outcome = locked.and(rows).and_then(|rows| release.map(|()| rows));
+    match outcome {
+        Ok(rows) => Ok(rows),
+        Err(error) => {
+            // Undo the failed statement only; the transaction goes on.
+            client
+                .batch_execute(
+                    "ROLLBACK TO SAVEPOINT cliquet_statement; RELEASE SAVEPOINT cliquet_statement",
+                )
+                .await?;
+            Err(error.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Advisory lock class of collection locks: "CLIQ" in ASCII.
+    const LOCK_CLASS: i32 = 0x434C_4951;
+
+    #[test]
+    fn lock_class_is_the_one_in_the_sql() {
+        assert_eq!(LOCK_CLASS, 1_129_072_977);
+        assert!(LOCK_ONE.contains(&LOCK_CLASS.to_string()));
+        assert!(LOCK_MATCHING.contains(&LOCK_CLASS.to_string()));
+    }
+}

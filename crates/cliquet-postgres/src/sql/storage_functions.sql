@@ -1,0 +1,12 @@
+-- Epoch milliseconds <-> TIMESTAMP (UTC), as the storage schema defines them.
+CREATE OR REPLACE FUNCTION as_epoch(ts TIMESTAMP) RETURNS BIGINT AS $$
+BEGIN
+    RETURN (EXTRACT(EPOCH FROM ts) * 1000)::BIGINT;
+END;
+$$ LANGUAGE plpgsql IMMUTABLE;
+
+CREATE OR REPLACE FUNCTION from_epoch(epoch BIGINT) RETURNS TIMESTAMP AS $$
+BEGIN
+    RETURN TIMESTAMP WITH TIME ZONE 'epoch' + epoch * INTERVAL '1 millisecond';
+END;
+$$ LANGUAGE plpgsql IMMUTABLE;
