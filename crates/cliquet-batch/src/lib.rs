@@ -148,12 +148,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod body;
 mod layer;
 mod payload;
 mod response;
 mod scope;
 
-pub use body::ResponseBody;
+pub use cliquet_errors::ResponseBody;
 pub use layer::{Batch, BatchLayer, DEFAULT_MAX_REQUESTS, DEFAULT_PREFIX, ResponseFuture};
 pub use scope::{AbortBatch, BatchCache, NoScope, ScopeHook, Subrequest};

@@ -1,4 +1,5 @@
-//! The response body of [`ErrorService`](crate::ErrorService).
+//! The response body of [`ErrorService`](crate::ErrorService) and of other
+//! layers that answer some requests themselves.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,8 +10,10 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// Either the inner service's body, untouched, or the JSON body of an
-    /// error the layer wrote itself.
+    /// Either an inner service's body, untouched, or a body of bytes a
+    /// layer wrote itself (an error, a batch response). Layers that answer
+    /// some requests themselves share it, so that stacking them does not
+    /// nest body types needlessly.
     #[derive(Debug)]
     pub struct ResponseBody<B> {
         #[pin]
@@ -28,13 +31,15 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn inner(body: B) -> Self {
+    /// The inner service's body.
+    pub fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
         }
     }
 
-    pub(crate) fn error(bytes: Bytes) -> Self {
+    /// A body of these bytes.
+    pub fn full(bytes: Bytes) -> Self {
         Self {
             kind: Kind::Json {
                 body: Full::new(bytes),
@@ -47,14 +52,14 @@ impl<B> From<Bytes> for ResponseBody<B> {
     /// A body of these bytes, so that layers outside this one can build
     /// their own responses with the same body type.
     fn from(bytes: Bytes) -> Self {
-        Self::error(bytes)
+        Self::full(bytes)
     }
 }
 
 impl<B> Default for ResponseBody<B> {
     /// An empty body.
     fn default() -> Self {
-        Self::error(Bytes::new())
+        Self::full(Bytes::new())
     }
 }
 

@@ -235,7 +235,7 @@ impl RequestContext {
 
     fn respond<B>(&self, error: ApiError) -> Response<ResponseBody<B>> {
         let response: Response<Bytes> = error.into_response();
-        self.finish(response.map(ResponseBody::error))
+        self.finish(response.map(ResponseBody::full))
     }
 
     fn panicked<B>(&self, payload: Box<dyn Any + Send>) -> Response<ResponseBody<B>> {
@@ -301,7 +301,7 @@ impl RequestContext {
         parts.extensions.insert(errno);
         self.finish(Response::from_parts(
             parts,
-            ResponseBody::error(error.to_json()),
+            ResponseBody::full(error.to_json()),
         ))
     }
 }

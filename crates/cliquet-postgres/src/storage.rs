@@ -24,7 +24,7 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use cliquet_storage::storage::{
     AllResourcesTimestamps, Count, Create, Delete, DeleteAll, Deleted, Get, List, PurgeDeleted,
-    ResourceTimestamp, Update, Updated,
+    ResourceTimestamp, TrimObjects, Update, Updated,
 };
 use cliquet_storage::{Object, Permission, Result, Storage, StorageError, Timestamp, Transaction};
 use serde_json::{Map, Value};
@@ -672,6 +672,50 @@ impl Storage for Store {
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
     }
 
+    async fn trim_objects(&self, params: TrimObjects) -> Result<u64> {
+        self.check_writable()?;
+        let mut sql = Sql::new();
+        sql.push("WITH ranked AS (");
+        Store::select(
+            &mut sql,
+            "objects.id, objects.parent_id, objects.resource_name, \
+             row_number() OVER (ORDER BY objects.last_modified DESC) AS rank",
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: false,
+                filters: &params.filters,
+                pagination: &[],
+            },
+            None,
+        );
+        sql.push(
+            "), gone AS (DELETE FROM objects USING ranked \
+             WHERE objects.id = ranked.id AND objects.parent_id = ranked.parent_id \
+               AND objects.resource_name = ranked.resource_name AND ranked.rank > ",
+        );
+        sql.bind_i64(i64::try_from(params.max_objects).unwrap_or(i64::MAX));
+        sql.push(" RETURNING 1) SELECT COUNT(*) FROM gone");
+        if sql.too_many_params() {
+            return Err(StorageError::invalid_input(
+                "the query has too many fields and values",
+            ));
+        }
+        let rows = self
+            .conn
+            .write(
+                Some(Lock::One {
+                    parent_id: &params.parent_id,
+                    resource_name: &params.resource_name,
+                }),
+                &sql.text,
+                &sql.param_refs(),
+            )
+            .await
+            .map_err(storage_error)?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
+    }
+
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
         let key: &(dyn tokio_postgres::types::ToSql + Sync) = &"";
         let args = [key, &params.parent_id, &params.resource_name];
@@ -785,6 +829,9 @@ impl Storage for PostgresStorage {
     }
     async fn purge_deleted(&self, params: PurgeDeleted) -> Result<u64> {
         self.inner.purge_deleted(params).await
+    }
+    async fn trim_objects(&self, params: TrimObjects) -> Result<u64> {
+        self.inner.trim_objects(params).await
     }
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
         self.inner.resource_timestamp(params).await

@@ -389,3 +389,50 @@ async fn delete_all_stamps_each_object_once() {
     assert_eq!(ts, *stamps.last().unwrap());
     scratch.drop().await;
 }
+
+#[tokio::test]
+async fn trim_reaches_beyond_the_fetch_cap() {
+    use cliquet_storage::storage::TrimObjects;
+
+    let Some(url) = database_url("trim_reaches_beyond_the_fetch_cap") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "trim").await;
+    let storage = PostgresStorage::new(scratch.pool.clone()).with_max_fetch_size(5);
+    for i in 0..12 {
+        storage
+            .create(Create::new(
+                "history",
+                PARENT,
+                format!("h{i:02}"),
+                map(json!({"i": i})),
+            ))
+            .await
+            .unwrap();
+    }
+    let removed = storage
+        .trim_objects(TrimObjects::new("history", PARENT, 3))
+        .await
+        .unwrap();
+    assert_eq!(removed, 9);
+    let left: Vec<String> = storage
+        .list(List::new("history", PARENT))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(left.len(), 3);
+    assert!(
+        left.iter()
+            .all(|id| ["h09", "h10", "h11"].contains(&id.as_str())),
+        "{left:?}"
+    );
+    // No tombstones are left by trimming.
+    let all = storage
+        .list(List::new("history", PARENT).with_include_deleted(true))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    scratch.drop().await;
+}

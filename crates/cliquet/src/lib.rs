@@ -35,7 +35,9 @@
 mod capabilities;
 pub mod cli;
 mod hello;
+mod init;
 pub mod settings;
 
 pub use capabilities::{Capabilities, DuplicateCapability};
 pub use hello::{Hello, UserInfoHook};
+pub use init::{BackendKind, Cliquet, InitError, backends_from_settings};

@@ -129,6 +129,9 @@ pub struct CoreSettings {
     pub id_generator: Option<String>,
     /// The most subrequests a batch may hold (`None`: no limit).
     pub batch_max_requests: Option<u64>,
+    /// Create or migrate the PostgreSQL schema at start (under an advisory
+    /// lock). Not a Kinto setting: Kinto only migrates with `kinto migrate`.
+    pub migrate_on_start: bool,
 }
 
 impl Default for CoreSettings {
@@ -191,6 +194,7 @@ impl Default for CoreSettings {
             sentry_events_min_level: None,
             id_generator: None,
             batch_max_requests: Some(25),
+            migrate_on_start: true,
         }
     }
 }
