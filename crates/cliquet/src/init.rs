@@ -337,13 +337,18 @@ impl<E> Cliquet<E> {
         impl Service<
             Request,
             Response = Response<
-                impl http_body::Body<Data = Bytes, Error = impl Into<BoxError> + Send> + Send + 'static,
+                impl http_body::Body<Data = Bytes, Error = impl Into<BoxError> + Send + use<H, E>>
+                + Send
+                + 'static
+                + use<H, E>,
             >,
             Error = Infallible,
-            Future = impl Send,
-        > + Clone
+            Future = impl Send + use<H, E>,
+        >
+        + Clone
         + Send
-        + 'static,
+        + 'static
+        + use<H, E>,
         InitError,
     > {
         let settings = &self.settings;

@@ -2,21 +2,23 @@
 //!
 //! [`app`] assembles the whole service from its parts — the `bookmark`
 //! resource served at `/v1/bookmarks` (private per user), a custom
-//! `/v1/stats` handler that uses the storage directly, the batch endpoint
-//! (`/v1/batch`, one transaction per batch), Basic authentication and the
-//! protocol's error format. `main.rs` only reads the command line and
-//! serves it.
+//! `/v1/stats` handler that uses the storage directly — and hands them to
+//! the umbrella crate, which adds everything else the protocol has: the
+//! hello endpoint, the batch endpoint (one transaction per batch), Basic
+//! authentication, heartbeat, version redirects, CORS, backoff and the
+//! error format. `main.rs` only reads the command line and serves it.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use cliquet_auth::{AuthLayer, AuthPolicy, BasicAuthPolicy, Identity};
-use cliquet_batch::BatchLayer;
-use cliquet_errors::{ApiError, ErrorLayer};
+use cliquet::settings::{RawSettings, SettingsError, Sources};
+use cliquet::{Cliquet, InitError};
+use cliquet_auth::Identity;
+use cliquet_errors::ApiError;
 use cliquet_resource::{Resource, Schema, TransactionScope};
 use cliquet_storage::Backends;
 use cliquet_storage::storage::{Count, ResourceTimestamp};
@@ -37,29 +39,28 @@ pub struct Bookmark {
     pub title: Option<String>,
 }
 
-/// The settings of the service (a TOML file, every key optional).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// Where to listen (`--bind` wins).
-    pub bind: String,
-    /// The secret Basic credentials are hashed with into user ids.
-    pub userid_hmac_secret: String,
-    /// The default page size of lists.
-    pub paginate_by: Option<usize>,
-    /// The most subrequests of a batch.
-    pub batch_max_requests: usize,
-}
+/// The service's settings: the toolkit's, with the bookmarks' defaults
+/// (`project_name = "bookmarks"`, Basic auth, memory backends).
+pub type Settings = cliquet::settings::Settings;
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8888".to_owned(),
-            userid_hmac_secret: "change me".to_owned(),
-            paginate_by: None,
-            batch_max_requests: 25,
-        }
-    }
+/// Reads the settings: the bookmarks' defaults, then the optional file
+/// (TOML, or a Kinto-style `.ini`), then `BOOKMARKS_*` environment
+/// variables.
+pub fn settings(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, SettingsError> {
+    let mut defaults = RawSettings::new();
+    defaults.set("project_name", "bookmarks");
+    defaults.set("project_version", env!("CARGO_PKG_VERSION"));
+    defaults.set("http_api_version", "1.0");
+    defaults.set("multiauth.policies", "basicauth");
+    Settings::load(Sources {
+        file,
+        prefix: "bookmarks",
+        env: env.into_iter().collect(),
+        defaults,
+    })
 }
 
 /// The whole service, as one cloneable tower service.
@@ -69,7 +70,8 @@ pub type App = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
 pub fn bookmarks(settings: &Settings) -> Resource {
     Resource::builder("bookmark")
         .schema(Schema::typed::<Bookmark>())
-        .paginate_by(settings.paginate_by)
+        .paginate_by(settings.core.paginate_by.map(|n| n as usize))
+        .max_fetch_size(settings.core.storage_max_fetch_size as usize)
         .build()
         .expect("the bookmark resource is valid")
 }
@@ -96,30 +98,32 @@ async fn stats(
     ))
 }
 
-/// Assembles the service on `backends`.
-pub fn app(settings: &Settings, backends: Backends) -> App {
-    let api = bookmarks(settings).router(backends.clone()).merge(
+/// Assembles the service on `backends`: the bookmark resource and the
+/// stats handler under `/v1`, in every layer of the protocol
+/// ([`Cliquet::service`]), batches in one storage transaction.
+pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
+    let api = bookmarks(&settings).router(backends.clone()).merge(
         Router::new()
             .route("/stats", get(stats))
             .with_state(backends.clone()),
     );
-    let router = Router::new().nest("/v1", api);
-    let basic: Arc<dyn AuthPolicy> = Arc::new(BasicAuthPolicy::new(&settings.userid_hmac_secret));
-    let service = tower::ServiceBuilder::new()
-        .layer(ErrorLayer::new())
-        .layer(
-            BatchLayer::new()
-                .max_requests(settings.batch_max_requests)
-                .scope(TransactionScope::new(backends.storage.clone())),
-        )
-        .layer(AuthLayer::new([basic]))
-        .service(router)
-        .map_request(|request: Request<Body>| request)
+    let routes = Router::new().nest("/v1", api);
+    let scope = TransactionScope::new(backends.storage.clone());
+    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let service = cliquet
+        .service(routes, scope)?
         .map_response(|response| response.map(Body::new));
-    BoxCloneService::new(service)
+    Ok(BoxCloneService::new(service))
 }
 
-/// The service on fresh memory backends.
-pub fn memory_app(settings: &Settings) -> App {
-    app(settings, cliquet_memory::backends())
+/// The service on the backends its settings name.
+pub async fn service(settings: Settings) -> Result<App, InitError> {
+    let backends = cliquet::backends_from_settings(&settings).await?;
+    app(settings, backends)
+}
+
+/// The service on fresh memory backends, with the default settings.
+pub fn memory_app() -> App {
+    let settings = settings(None, Vec::new()).expect("the default settings are valid");
+    app(settings, cliquet_memory::backends()).expect("the default service assembles")
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use base64::Engine as _;
-use bookmarks::{Settings, memory_app};
+use bookmarks::memory_app;
 use http::Request;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -39,7 +39,7 @@ fn get(path: &str, user: Option<&str>) -> Request<Body> {
 
 #[tokio::test]
 async fn bookmarks_are_private_and_counted() {
-    let app = memory_app(&Settings::default());
+    let app = memory_app();
     let (status, created) = call(
         &app,
         post(
