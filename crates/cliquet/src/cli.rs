@@ -129,6 +129,29 @@ where
         .await
 }
 
+/// The address recipes listen on by default.
+pub const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8888);
+
+/// Listens on `bind` (or [`DEFAULT_BIND`]) and serves `service` until
+/// SIGINT or SIGTERM, letting requests in flight finish; the error says
+/// what failed, for the binary to print.
+pub async fn listen_and_serve<S, B>(bind: Option<SocketAddr>, service: S) -> Result<(), String>
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let bind = bind.unwrap_or(DEFAULT_BIND);
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|error| format!("cannot listen on {bind}: {error}"))?;
+    serve(listener, service, shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,9 @@
 //! `bookmarks serve [--config FILE] [--bind HOST:PORT]`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cliquet::cli::{Cli, Command, NoExtraCommand, init_logging, serve, shutdown_signal};
+use cliquet::cli::{Cli, Command, NoExtraCommand, init_logging, listen_and_serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,17 +26,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bind = args
-        .bind
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8888)));
-    let listener = match tokio::net::TcpListener::bind(bind).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {bind}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match serve(listener, app, shutdown_signal()).await {
+    match listen_and_serve(args.bind, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
