@@ -13,13 +13,14 @@ use axum::Router;
 use axum::extract::Request;
 use axum::routing::get;
 use bytes::Bytes;
-use cliquet_auth::{AuthLayer, AuthPolicy, BasicAuthPolicy, PrincipalsProvider};
+use cliquet_auth::{AuthLayer, AuthPolicy, BasicAuthPolicy, Identity, PrincipalsProvider};
 use cliquet_backoff::BackoffLayer;
-use cliquet_batch::{BatchLayer, ScopeHook};
+use cliquet_batch::{BatchLayer, ScopeHook, Subrequest};
 use cliquet_cors::CorsLayer;
 use cliquet_errors::{ApiError, ErrorLayer};
 use cliquet_heartbeat::{BuildInfo, HealthCheck, HeartbeatLayer};
 use cliquet_storage::{Backends, Permission};
+use cliquet_telemetry::{ContextLayer, RequestContext, RequestLogLayer, RequestMetricsLayer};
 use cliquet_version::{EosLayer, SecurityHeadersLayer, VersionLayer};
 use http::Response;
 use serde::de::DeserializeOwned;
@@ -326,9 +327,9 @@ impl<E> Cliquet<E> {
 
     /// The whole service: `routes` (the application's, under the version
     /// prefix) with the hello endpoint, wrapped — outermost first — in the
-    /// error, security headers, CORS, end of service, backoff, version,
-    /// heartbeat, batch (`scope` makes a batch one unit) and authentication
-    /// layers.
+    /// request log (`request.summary`) and request metrics, error, security
+    /// headers, CORS, end of service, backoff, version, heartbeat, batch
+    /// (`scope` makes a batch one unit) and authentication layers.
     pub fn service<H: ScopeHook>(
         &self,
         routes: Router,
@@ -382,7 +383,25 @@ impl<E> Cliquet<E> {
         let mut errors = ErrorLayer::new().retry_after(settings.backoff.retry_after_seconds);
         errors = errors.info_link(settings.core.error_info_link.clone());
 
+        // The identity is known inside the authentication layer; the request
+        // log and metrics layers, outermost, read it from the context.
+        let fill_user =
+            ContextLayer::new(|parts: &http::request::Parts, context: &RequestContext| {
+                if let Some(identity) = parts.extensions.get::<Identity>() {
+                    if let (Some(user_id), Some(authn_type)) =
+                        (identity.user_id(), identity.authn_type())
+                    {
+                        context.set_user(user_id, authn_type);
+                    }
+                }
+            });
+        let request_metrics = RequestMetricsLayer::new()
+            .matchdict_fields(&settings.core.metrics_matchdict_fields)
+            .subrequest_marker::<Subrequest>();
+
         let stack = ServiceBuilder::new()
+            .layer(RequestLogLayer::new().subrequest_marker::<Subrequest>())
+            .layer(request_metrics)
             .layer(errors)
             .layer(SecurityHeadersLayer::new())
             .layer(CorsLayer::from_settings(&settings.cors))
@@ -400,7 +419,8 @@ impl<E> Cliquet<E> {
             )
             .layer(heartbeat)
             .layer(batch)
-            .layer(self.auth_layer()?);
+            .layer(self.auth_layer()?)
+            .layer(fill_user);
         Ok(stack.service(routes))
     }
 }
