@@ -109,10 +109,10 @@ impl Shared {
     /// The `Backoff` value for one response, after the random draw.
     pub(crate) fn backoff_header(&self) -> Option<HeaderValue> {
         let seconds = self.state.backoff()?;
-        if let Some(percentage) = self.state.percentage() {
-            if (self.sampler)() >= percentage / 100.0 {
-                return None;
-            }
+        if let Some(percentage) = self.state.percentage()
+            && (self.sampler)() >= percentage / 100.0
+        {
+            return None;
         }
         Some(HeaderValue::from(seconds))
     }

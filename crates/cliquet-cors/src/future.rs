@@ -261,17 +261,16 @@ impl Config {
             );
         };
         let methods = endpoint_methods(probed.headers());
-        if let Some(methods) = &methods {
-            if !methods
+        if let Some(methods) = &methods
+            && !methods
                 .iter()
                 .any(|m| m.as_str().as_bytes() == method.as_bytes())
-            {
-                return self.bad_header(
-                    "Access-Control-Request-Method",
-                    "Method not allowed",
-                    allow_origin,
-                );
-            }
+        {
+            return self.bad_header(
+                "Access-Control-Request-Method",
+                "Method not allowed",
+                allow_origin,
+            );
         }
         if !self.origins.allows(origin.as_bytes()) {
             return self.origin_not_allowed(origin);

@@ -70,12 +70,12 @@ where
         let origin = request.headers().get(ORIGIN).cloned();
 
         if request.method() != Method::OPTIONS {
-            if let Some(origin) = &origin {
-                if !config.origins.allows(origin.as_bytes()) {
-                    // Refused before the inner service runs: a write from a
-                    // foreign origin must have no effect.
-                    return ResponseFuture::refused(config.origin_not_allowed(origin), config);
-                }
+            if let Some(origin) = &origin
+                && !config.origins.allows(origin.as_bytes())
+            {
+                // Refused before the inner service runs: a write from a
+                // foreign origin must have no effect.
+                return ResponseFuture::refused(config.origin_not_allowed(origin), config);
             }
             let any_origin = config.origins.any;
             return ResponseFuture::simple(self.cors.call(request), config, any_origin);

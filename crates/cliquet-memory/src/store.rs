@@ -340,18 +340,18 @@ impl Selection<'_> {
 /// [`Filter::matches`], with a shortcut for integer comparisons of
 /// `last_modified` (always an integer, so the JSONB order is the integers').
 fn filter_accepts(filter: &Filter, entry: &Entry) -> bool {
-    if filter.field.is_last_modified() {
-        if let Some(value) = filter.value.as_i64() {
-            let timestamp = entry.object.last_modified;
-            match filter.operator {
-                Operator::Eq => return timestamp == value,
-                Operator::Not => return timestamp != value,
-                Operator::Min => return timestamp >= value,
-                Operator::Max => return timestamp <= value,
-                Operator::Lt => return timestamp < value,
-                Operator::Gt => return timestamp > value,
-                _ => {}
-            }
+    if filter.field.is_last_modified()
+        && let Some(value) = filter.value.as_i64()
+    {
+        let timestamp = entry.object.last_modified;
+        match filter.operator {
+            Operator::Eq => return timestamp == value,
+            Operator::Not => return timestamp != value,
+            Operator::Min => return timestamp >= value,
+            Operator::Max => return timestamp <= value,
+            Operator::Lt => return timestamp < value,
+            Operator::Gt => return timestamp > value,
+            _ => {}
         }
     }
     filter.matches(&entry.doc)
@@ -523,10 +523,10 @@ pub(crate) fn update(store: &mut dyn Store, now: Timestamp, params: Update) -> R
     let previous = collection
         .live(&params.id)
         .map(|entry| entry.object.clone());
-    if let Some(expected) = params.if_match {
-        if previous.as_ref().map(|object| object.last_modified) != Some(expected) {
-            return Err(StorageError::modified(previous));
-        }
+    if let Some(expected) = params.if_match
+        && previous.as_ref().map(|object| object.last_modified) != Some(expected)
+    {
+        return Err(StorageError::modified(previous));
     }
     let timestamp = collection.bump(now, params.last_modified);
     let object = Object::new(params.id, timestamp, params.data);

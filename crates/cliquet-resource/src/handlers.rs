@@ -1319,15 +1319,13 @@ fn json_patch(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        if let Some(rest) = path.strip_prefix("/permissions/") {
-            if let Some((_, principal)) = rest.split_once('/') {
-                if !map.contains_key("value")
-                    && matches!(op.as_str(), Some("add" | "replace" | "test"))
-                {
-                    let principal = principal.replace("~1", "/").replace("~0", "~");
-                    map.insert("value".to_owned(), Value::String(principal));
-                }
-            }
+        if let Some(rest) = path.strip_prefix("/permissions/")
+            && let Some((_, principal)) = rest.split_once('/')
+            && !map.contains_key("value")
+            && matches!(op.as_str(), Some("add" | "replace" | "test"))
+        {
+            let principal = principal.replace("~1", "/").replace("~0", "~");
+            map.insert("value".to_owned(), Value::String(principal));
         }
     }
     let operations: Vec<json_patch::PatchOperation> =

@@ -337,12 +337,12 @@ impl ResourceBuilder {
                 config.plural_path
             )));
         }
-        if let Some(object_path) = &config.object_path {
-            if !object_path.contains("{id}") {
-                return Err(BuildError(format!(
-                    "the object path {object_path:?} has no {{id}}"
-                )));
-            }
+        if let Some(object_path) = &config.object_path
+            && !object_path.contains("{id}")
+        {
+            return Err(BuildError(format!(
+                "the object path {object_path:?} has no {{id}}"
+            )));
         }
         for method in config.plural_methods.iter() {
             if ![Method::GET, Method::POST, Method::DELETE].contains(method) {

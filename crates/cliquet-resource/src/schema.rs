@@ -292,15 +292,13 @@ impl Schema {
         if !errors.is_empty() {
             return Err(ApiError::invalid_parameters(errors));
         }
-        if !self.preserve_unknown {
-            if let Some(known) = self.strict_fields() {
-                if self.typed.is_none()
-                    || self.json_properties.is_some()
-                    || self.known_fields.is_some()
-                {
-                    data.retain(|key, _| known.iter().any(|k| k == key));
-                }
-            }
+        if !self.preserve_unknown
+            && let Some(known) = self.strict_fields()
+            && (self.typed.is_none()
+                || self.json_properties.is_some()
+                || self.known_fields.is_some())
+        {
+            data.retain(|key, _| known.iter().any(|k| k == key));
         }
         if let Some(old) = old {
             let changed: Vec<ValidationDetail> = self

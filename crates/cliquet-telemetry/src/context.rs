@@ -53,10 +53,10 @@ impl RequestContext {
     }
 
     pub(crate) fn for_request(extensions: &mut Extensions, subrequest: bool) -> Self {
-        if let Some(existing) = extensions.get::<Self>() {
-            if existing.subrequest == subrequest {
-                return existing.clone();
-            }
+        if let Some(existing) = extensions.get::<Self>()
+            && existing.subrequest == subrequest
+        {
+            return existing.clone();
         }
         let context = Self {
             inner: Arc::default(),

@@ -291,10 +291,11 @@ where
             Ok(mut response) => {
                 let status = response.status();
                 let errno = errno_of(status, response.extensions().get::<Errno>());
-                if head.propagate && !response.headers().contains_key(X_REQUEST_ID) {
-                    if let Ok(value) = HeaderValue::from_str(head.rid.as_str()) {
-                        response.headers_mut().insert(X_REQUEST_ID, value);
-                    }
+                if head.propagate
+                    && !response.headers().contains_key(X_REQUEST_ID)
+                    && let Ok(value) = HeaderValue::from_str(head.rid.as_str())
+                {
+                    response.headers_mut().insert(X_REQUEST_ID, value);
                 }
                 head.emit(status, errno);
                 Poll::Ready(Ok(response))

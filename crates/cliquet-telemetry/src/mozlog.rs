@@ -127,10 +127,10 @@ where
     ) -> fmt::Result {
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
-        if !fields.0.contains_key("rid") {
-            if let Some(rid) = request_id(ctx) {
-                fields.0.insert("rid".to_owned(), rid);
-            }
+        if !fields.0.contains_key("rid")
+            && let Some(rid) = request_id(ctx)
+        {
+            fields.0.insert("rid".to_owned(), rid);
         }
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -164,10 +164,10 @@ where
         let Some(formatted) = extensions.get::<FormattedFields<N>>() else {
             continue;
         };
-        if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(formatted.as_str()) {
-            if let Some(rid) = map.remove("request_id") {
-                return Some(rid);
-            }
+        if let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(formatted.as_str())
+            && let Some(rid) = map.remove("request_id")
+        {
+            return Some(rid);
         }
     }
     None

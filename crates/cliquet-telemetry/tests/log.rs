@@ -20,10 +20,10 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 type Body = Full<Bytes>;
 
 async fn ok(request: Request<Body>) -> Result<Response<Body>, Infallible> {
-    if let Some(context) = request.extensions().get::<RequestContext>() {
-        if request.headers().contains_key("authorization") {
-            context.set_user("basicauth:abc", "basicauth");
-        }
+    if let Some(context) = request.extensions().get::<RequestContext>()
+        && request.headers().contains_key("authorization")
+    {
+        context.set_user("basicauth:abc", "basicauth");
     }
     Ok(Response::new(Full::new(Bytes::from("{}"))))
 }

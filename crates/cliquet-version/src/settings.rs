@@ -186,13 +186,13 @@ impl VersionSettings {
                 ));
             }
         }
-        if let Some(host) = &self.http_host {
-            if host.parse::<http::uri::Authority>().is_err() {
-                return Err(SettingsError::new(
-                    "http_host",
-                    format!("{host:?} is not a host[:port]"),
-                ));
-            }
+        if let Some(host) = &self.http_host
+            && host.parse::<http::uri::Authority>().is_err()
+        {
+            return Err(SettingsError::new(
+                "http_host",
+                format!("{host:?} is not a host[:port]"),
+            ));
         }
         Ok(())
     }

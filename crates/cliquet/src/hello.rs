@@ -92,16 +92,16 @@ impl Hello {
             "settings".into(),
             Value::Object(self.public_settings.clone()),
         );
-        if let Some(identity) = request.extensions.get::<Identity>() {
-            if let Some(user_id) = identity.user_id() {
-                let mut user = Map::new();
-                user.insert("id".into(), json!(user_id));
-                user.insert("principals".into(), json!(identity.principals()));
-                if let Some(hook) = &self.user_info {
-                    user.extend(hook(identity));
-                }
-                body.insert("user".into(), Value::Object(user));
+        if let Some(identity) = request.extensions.get::<Identity>()
+            && let Some(user_id) = identity.user_id()
+        {
+            let mut user = Map::new();
+            user.insert("id".into(), json!(user_id));
+            user.insert("principals".into(), json!(identity.principals()));
+            if let Some(hook) = &self.user_info {
+                user.extend(hook(identity));
             }
+            body.insert("user".into(), Value::Object(user));
         }
         body.insert("capabilities".into(), self.capabilities.to_json());
         Value::Object(body)

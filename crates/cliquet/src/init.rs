@@ -387,12 +387,11 @@ impl<E> Cliquet<E> {
         // log and metrics layers, outermost, read it from the context.
         let fill_user =
             ContextLayer::new(|parts: &http::request::Parts, context: &RequestContext| {
-                if let Some(identity) = parts.extensions.get::<Identity>() {
-                    if let (Some(user_id), Some(authn_type)) =
+                if let Some(identity) = parts.extensions.get::<Identity>()
+                    && let (Some(user_id), Some(authn_type)) =
                         (identity.user_id(), identity.authn_type())
-                    {
-                        context.set_user(user_id, authn_type);
-                    }
+                {
+                    context.set_user(user_id, authn_type);
                 }
             });
         let request_metrics = RequestMetricsLayer::new()

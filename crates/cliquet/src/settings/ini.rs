@@ -25,16 +25,14 @@ pub(crate) fn parse(text: &str) -> Result<Sections, String> {
             last_key = None;
             continue;
         }
-        if continues {
-            if let (Some(section), Some(index)) = (&current, last_key) {
-                let entries = sections.get_mut(section).expect("section exists");
-                let value = &mut entries[index].1;
-                if !value.is_empty() {
-                    value.push('\n');
-                }
-                value.push_str(trimmed);
-                continue;
+        if continues && let (Some(section), Some(index)) = (&current, last_key) {
+            let entries = sections.get_mut(section).expect("section exists");
+            let value = &mut entries[index].1;
+            if !value.is_empty() {
+                value.push('\n');
             }
+            value.push_str(trimmed);
+            continue;
         }
         if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
             let name = name.trim().to_owned();

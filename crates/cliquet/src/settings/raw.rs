@@ -192,14 +192,14 @@ impl RawSettings {
                 .unwrap_or(raw_key)
                 .to_owned();
             let value = value.replace("%(here)s", &here);
-            if let Some((other_key, other_value)) = seen.get(&key) {
-                if *other_value != value {
-                    return Err(SettingsError::new(
-                        Some(key.clone()),
-                        Some(source),
-                        format!("'{other_key}' and '{raw_key}' are in conflict"),
-                    ));
-                }
+            if let Some((other_key, other_value)) = seen.get(&key)
+                && *other_value != value
+            {
+                return Err(SettingsError::new(
+                    Some(key.clone()),
+                    Some(source),
+                    format!("'{other_key}' and '{raw_key}' are in conflict"),
+                ));
             }
             seen.insert(key.clone(), (raw_key.clone(), value.clone()));
             self.values

@@ -107,10 +107,10 @@ impl<'de, 'a> Deserializer<'de> for Text<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let text = self.0.trim();
-        if text.starts_with('[') {
-            if let Ok(value) = serde_json::from_str::<Value>(text) {
-                return SettingValue(&value).deserialize_seq(visitor);
-            }
+        if text.starts_with('[')
+            && let Ok(value) = serde_json::from_str::<Value>(text)
+        {
+            return SettingValue(&value).deserialize_seq(visitor);
         }
         visitor.visit_seq(SeqDeserializer::new(text.split_whitespace().map(Text)))
     }
