@@ -71,6 +71,7 @@ pub fn default_settings() -> RawSettings {
     let mut defaults = RawSettings::new();
     defaults.set("project_name", "kinto");
     defaults.set("project_version", env!("CARGO_PKG_VERSION"));
+    defaults.set("project_docs", "https://kinto.readthedocs.io/");
     defaults.set("http_api_version", HTTP_API_VERSION);
     defaults.set("multiauth.policies", "basicauth");
     defaults.set("retry_after_seconds", 3);
