@@ -105,7 +105,14 @@ fn resource(
     permissions: &[&str],
     hooks: impl ResourceHooks,
 ) -> Resource {
+    // Kinto's `<resource>_cache_expires_seconds`: `Cache-Control` on
+    // anonymous reads.
+    let cache_expires = settings
+        .raw
+        .get_text(&format!("{name}_cache_expires_seconds"))
+        .and_then(|text| text.trim().parse::<i64>().ok());
     let builder = Resource::builder(name)
+        .cache_expires(cache_expires)
         .plural_path(plural)
         .object_path(Some(format!("{plural}/{{id}}")))
         .parent_id(parent_id)

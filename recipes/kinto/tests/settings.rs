@@ -140,3 +140,43 @@ async fn collection_create_principals_allow_orphans() {
     .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn cache_expires_on_anonymous_reads() {
+    let app = app_with(&[
+        ("KINTO_RECORD_CACHE_EXPIRES_SECONDS", "3600"),
+        ("KINTO_RECORD_READ_PRINCIPALS", "system.Everyone"),
+    ]);
+    call(&app, "PUT", "/v1/buckets/b", Some("alice")).await;
+    call(&app, "PUT", "/v1/buckets/b/collections/c", Some("alice")).await;
+    call(
+        &app,
+        "PUT",
+        "/v1/buckets/b/collections/c/records/r",
+        Some("alice"),
+    )
+    .await;
+    let request = Request::get("/v1/buckets/b/collections/c/records/r")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cache_control = response.headers().get("cache-control").unwrap();
+    assert!(
+        cache_control.to_str().unwrap().contains("max-age=3600"),
+        "{cache_control:?}"
+    );
+    // Collections have no such setting here.
+    let request = Request::get("/v1/buckets/b/collections/c")
+        .header("authorization", "Basic YWxpY2U6cHc=")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("cache-control")
+            .is_none_or(|v| !v.to_str().unwrap().contains("3600"))
+    );
+}
