@@ -795,3 +795,109 @@ async fn batches_run_in_one_transaction() {
     .await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn creations_need_the_create_permission() {
+    let app = memory_app();
+    call(&app, "PUT", "/v1/buckets/b", Some("alice"), None).await;
+    call(
+        &app,
+        "PUT",
+        "/v1/buckets/b/collections/c",
+        Some("alice"),
+        None,
+    )
+    .await;
+    // PUT of a missing object without <child>:create.
+    assert_eq!(
+        call(&app, "PUT", "/v1/buckets/b/groups/g", Some("bob"), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, "PUT", "/v1/buckets/b/groups/g", None, None)
+            .await
+            .0,
+        401
+    );
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/buckets/b/collections/c/records/r",
+        Some("bob"),
+        Some(json!({"data": {}})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // POST of an existing id one cannot read.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/buckets",
+        Some("bob"),
+        Some(json!({"data": {"id": "b"}})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // record:create on the collection: create records, read the collection
+    // metadata, not the others' records.
+    let bob = user_id(&app, "bob").await;
+    call(
+        &app,
+        "PUT",
+        "/v1/buckets/b/collections/c/records/mine",
+        Some("alice"),
+        Some(json!({"data": {}})),
+    )
+    .await;
+    call(
+        &app,
+        "PATCH",
+        "/v1/buckets/b/collections/c",
+        Some("alice"),
+        Some(json!({"permissions": {"record:create": [bob]}})),
+    )
+    .await;
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1/buckets/b/collections/c/records",
+        Some("bob"),
+        Some(json!({"data": {"by": "bob"}})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            "/v1/buckets/b/collections/c",
+            Some("bob"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, list) = call(
+        &app,
+        "GET",
+        "/v1/buckets/b/collections/c/records",
+        Some("bob"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["id"], created["data"]["id"]);
+    let (status, _) = call(
+        &app,
+        "GET",
+        "/v1/buckets/b/collections/c/records/mine",
+        Some("bob"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+}

@@ -180,3 +180,22 @@ async fn cache_expires_on_anonymous_reads() {
             .is_none_or(|v| !v.to_str().unwrap().contains("3600"))
     );
 }
+
+#[tokio::test]
+async fn settings_readers_learn_that_buckets_are_missing() {
+    let app = app_with(&[("KINTO_BUCKET_READ_PRINCIPALS", "system.Authenticated")]);
+    let (status, error) = call(&app, "GET", "/v1/buckets/nothing", Some("bob")).await;
+    assert_eq!((status, error["errno"].as_u64()), (404, Some(110)));
+    assert_eq!(
+        error["details"],
+        json!({"id": "nothing", "resource_name": "bucket"})
+    );
+    // Without the setting, a missing bucket is a 403.
+    let app = app_with(&[]);
+    assert_eq!(
+        call(&app, "GET", "/v1/buckets/nothing", Some("bob"))
+            .await
+            .0,
+        403
+    );
+}
