@@ -1,0 +1,212 @@
+//! A Kinto-compatible JSON storage service.
+//!
+//! [`app`] assembles Kinto's four resources under `/v1` with Kinto's URLs
+//! and hands them to the umbrella crate, which adds the rest of the
+//! protocol (hello, batch in one transaction, Basic authentication,
+//! heartbeat, version redirects, CORS, backoff, the error format):
+//!
+//! | resource | plural URL | object URL |
+//! | --- | --- | --- |
+//! | bucket | `/buckets` | `/buckets/{id}` |
+//! | collection | `/buckets/{bucket_id}/collections` | `…/collections/{id}` |
+//! | group | `/buckets/{bucket_id}/groups` | `…/groups/{id}` |
+//! | record | `/buckets/{bucket_id}/collections/{collection_id}/records` | `…/records/{id}` |
+//!
+//! Permissions follow Kinto's inheritance tree ([`permissions`]): `write`
+//! on a bucket grants everything inside it, `read` on a bucket grants
+//! `read` inside it, and so on; the `<resource>_<permission>_principals`
+//! settings grant permissions whatever the ACLs say
+//! (`bucket_create_principals` defaults to `system.Authenticated`).
+//! Deleting a bucket deletes everything in it, deleting a collection its
+//! records; group members get the group URI as a principal ([`hooks`]).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use axum::body::Body;
+//! use tower::ServiceExt;
+//!
+//! let app = kinto::memory_app();
+//! let request = http::Request::put("/v1/buckets/blog")
+//!     .header("authorization", "Basic YWxpY2U6c2VjcmV0")
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 201);
+//! # });
+//! ```
+//!
+//! Not implemented yet: the accounts, default bucket, history, flush and
+//! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use axum::Router;
+use axum::body::Body;
+use cliquet::settings::{RawSettings, SettingsError, Sources};
+use cliquet::{Cliquet, InitError};
+use cliquet_resource::{Names, Resource, ResourceHooks, TransactionScope};
+use cliquet_storage::Backends;
+use http::{Request, Response};
+use tower::ServiceExt;
+use tower::util::BoxCloneService;
+
+pub mod hooks;
+pub mod ids;
+pub mod permissions;
+
+use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
+use ids::ShortNames;
+use permissions::Grants;
+
+/// The service's settings: the toolkit's, with Kinto's defaults. Kinto's
+/// `*_principals` settings are read from [`Settings::raw`](cliquet::settings::Settings::raw).
+pub type Settings = cliquet::settings::Settings;
+
+/// The version of Kinto's HTTP API this service speaks.
+pub const HTTP_API_VERSION: &str = "1.23";
+
+/// Kinto's defaults, before any file or environment variable.
+pub fn default_settings() -> RawSettings {
+    let mut defaults = RawSettings::new();
+    defaults.set("project_name", "kinto");
+    defaults.set("project_version", env!("CARGO_PKG_VERSION"));
+    defaults.set("project_docs", "https://kinto.readthedocs.io/");
+    defaults.set("http_api_version", HTTP_API_VERSION);
+    defaults.set("multiauth.policies", "basicauth");
+    defaults.set("retry_after_seconds", 3);
+    defaults.set("bucket_create_principals", "system.Authenticated");
+    defaults
+}
+
+/// Reads the settings: Kinto's defaults, then the optional file (TOML, or
+/// a Kinto `.ini`), then `KINTO_*` environment variables.
+pub fn settings(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, SettingsError> {
+    Settings::load(Sources {
+        file,
+        prefix: "kinto",
+        env: env.into_iter().collect(),
+        defaults: default_settings(),
+    })
+}
+
+/// The whole service, as one cloneable tower service.
+pub type App = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
+
+fn resource(
+    settings: &Settings,
+    grants: &Grants,
+    name: &str,
+    plural: &str,
+    parent_id: &str,
+    permissions: &[&str],
+    hooks: impl ResourceHooks,
+) -> Resource {
+    // Kinto's `<resource>_cache_expires_seconds`: `Cache-Control` on
+    // anonymous reads.
+    let cache_expires = settings
+        .raw
+        .get_text(&format!("{name}_cache_expires_seconds"))
+        .and_then(|text| text.trim().parse::<i64>().ok());
+    let builder = Resource::builder(name)
+        .cache_expires(cache_expires)
+        .plural_path(plural)
+        .object_path(Some(format!("{plural}/{{id}}")))
+        .parent_id(parent_id)
+        .access(grants.access(name))
+        .permissions(permissions.iter().copied())
+        .hooks(hooks)
+        .paginate_by(settings.core.paginate_by.map(|n| n as usize))
+        .max_fetch_size(settings.core.storage_max_fetch_size as usize)
+        .delete_token_ttl(std::time::Duration::from_secs(
+            settings.core.pagination_token_validity_seconds,
+        ));
+    let builder = if name == "record" {
+        builder.ids(Names)
+    } else {
+        builder.ids(ShortNames)
+    };
+    builder.build().expect("Kinto's resources are valid")
+}
+
+/// Kinto's four resources, configured by the settings.
+pub fn resources(settings: &Settings) -> Vec<Resource> {
+    let grants = Grants::from_settings(&settings.raw);
+    vec![
+        resource(
+            settings,
+            &grants,
+            "bucket",
+            "/buckets",
+            "",
+            &["read", "write", "collection:create", "group:create"],
+            BucketHooks,
+        ),
+        resource(
+            settings,
+            &grants,
+            "collection",
+            "/buckets/{bucket_id}/collections",
+            "/buckets/{bucket_id}",
+            &["read", "write", "record:create"],
+            CollectionHooks,
+        ),
+        resource(
+            settings,
+            &grants,
+            "group",
+            "/buckets/{bucket_id}/groups",
+            "/buckets/{bucket_id}",
+            &["read", "write"],
+            GroupHooks,
+        ),
+        resource(
+            settings,
+            &grants,
+            "record",
+            "/buckets/{bucket_id}/collections/{collection_id}/records",
+            "/buckets/{bucket_id}/collections/{collection_id}",
+            &["read", "write"],
+            RecordHooks::new(grants.clone()),
+        ),
+    ]
+}
+
+/// Assembles the service on `backends`: the four resources under `/v1`,
+/// in every layer of the protocol, batches in one storage transaction.
+pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
+    let api = resources(&settings)
+        .iter()
+        .fold(Router::new(), |router, resource| {
+            router.merge(resource.router(backends.clone()))
+        });
+    let routes = Router::new().nest("/v1", api);
+    let scope = TransactionScope::new(backends.storage.clone());
+    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let service = cliquet
+        .service(routes, scope)?
+        .map_response(|response| response.map(Body::new));
+    Ok(BoxCloneService::new(service))
+}
+
+/// The service on the backends its settings name.
+pub async fn service(settings: Settings) -> Result<App, InitError> {
+    let backends = cliquet::backends_from_settings(&settings).await?;
+    app(settings, backends)
+}
+
+/// Creates or migrates the PostgreSQL schema of the backends the settings
+/// name (nothing to do for memory backends).
+pub async fn migrate(mut settings: Settings) -> Result<(), InitError> {
+    settings.core.migrate_on_start = true;
+    cliquet::backends_from_settings(&settings).await.map(drop)
+}
+
+/// The service on fresh memory backends, with the default settings.
+pub fn memory_app() -> App {
+    let settings = settings(None, Vec::new()).expect("the default settings are valid");
+    app(settings, cliquet_memory::backends()).expect("the default service assembles")
+}
