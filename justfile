@@ -1,9 +1,9 @@
 # Tasks for working on the workspace. Nothing here is required: each recipe
 # is a plain cargo command you can run yourself.
 
-# Run the bookmarks service on 127.0.0.1:8888.
+# Run the Kinto-compatible server on 127.0.0.1:8888 (memory storage).
 serve:
-    cargo run -p bookmarks -- serve --bind 127.0.0.1:8888
+    cargo run -p kinto -- serve --bind 127.0.0.1:8888
 
 # Run the whole test suite (set CLIQUET_TEST_POSTGRES_URL and
 # CLIQUET_TEST_REDIS_URL to include the PostgreSQL and Redis tests).
