@@ -54,14 +54,29 @@ use tower::util::BoxCloneService;
 pub mod hooks;
 pub mod ids;
 pub mod permissions;
+pub mod plugins;
 
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
 use permissions::Grants;
 
-/// The service's settings: the toolkit's, with Kinto's defaults. Kinto's
-/// `*_principals` settings are read from [`Settings::raw`](cliquet::settings::Settings::raw).
-pub type Settings = cliquet::settings::Settings;
+/// The service's settings: the toolkit's and Kinto's own
+/// ([`KintoSettings`]), with Kinto's defaults. Kinto's `*_principals`
+/// settings are read from [`Settings::raw`](cliquet::settings::Settings::raw).
+pub type Settings = cliquet::settings::Settings<KintoSettings>;
+
+/// The settings of Kinto's service layer and plugins, beside the
+/// toolkit's (same namespace: `kinto.experimental_permissions_endpoint` in
+/// an `.ini`, `KINTO_EXPERIMENTAL_PERMISSIONS_ENDPOINT` in the environment).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct KintoSettings {
+    /// `GET /permissions` (also on with the admin plugin).
+    pub experimental_permissions_endpoint: bool,
+    /// Records validated against their collection's JSON schema.
+    pub experimental_collection_schema_validation: bool,
+}
 
 /// The version of Kinto's HTTP API this service speaks.
 pub const HTTP_API_VERSION: &str = "1.23";

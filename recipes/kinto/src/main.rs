@@ -24,8 +24,7 @@ fn load(config: Option<&std::path::Path>) -> Result<kinto::Settings, ExitCode> {
             for key in &settings.ignored {
                 tracing::warn!(key, "unknown setting ignored");
             }
-            // No plugin exists yet: the server runs without each one.
-            for include in &settings.core.includes {
+            for include in &kinto::plugins::Plugins::from_settings(&settings).unknown {
                 tracing::warn!(include, "plugin not available, running without it");
             }
             Ok(settings)
