@@ -31,3 +31,9 @@ bench:
 # Everything CI runs, services included.
 ci:
     bash .ci/run
+
+# Run Kinto's client and functional test suites against the Kinto recipe,
+# on memory and PostgreSQL (needs the suites in ../shared/conformance or
+# CONFORMANCE_DIR, python3 and PyPI).
+conformance *backends:
+    bash recipes/kinto/scripts/conformance.sh {{backends}}
