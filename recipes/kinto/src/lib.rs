@@ -35,8 +35,14 @@
 //! # });
 //! ```
 //!
-//! Not implemented yet: the accounts, default bucket, history, flush and
-//! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
+//! Across the service ([`permissions_endpoint`], [`metrics`],
+//! [`openapi`], [`capabilities`]): `GET /permissions` when
+//! `experimental_permissions_endpoint` is on (or the admin plugin
+//! included), `/__metrics__` with the prometheus plugin, StatsD with the
+//! statsd plugin, and the OpenAPI description at `/__api__`.
+//!
+//! Not implemented yet: the accounts, default bucket, history and flush
+//! plugins, collection JSON schemas.
 
 use std::convert::Infallible;
 use std::path::Path;

@@ -27,8 +27,8 @@
 //! The querystring works as on any plural endpoint, over the fields
 //! `uri`, `resource_name`, `permissions`, `id`, `bucket_id`,
 //! `collection_id`, `group_id`, `record_id` (others are a 400 errno 107):
-//! filters, `_sort` (default `-uri`; `uri` always ends the order so that
-//! pagination is exact), `_limit`, `_token` and `Next-Page`, `_fields`,
+//! filters, `_sort` (on any field; default `-uri`; `uri` always ends the
+//! order so that pagination is exact), `_limit`, `_token` and `Next-Page`, `_fields`,
 //! `Total-Objects` on `HEAD`. Entries have no timestamp: filters and sorts
 //! on `last_modified` (`_since`, `_before`) are dropped, and `ETag` /
 //! `Last-Modified` carry the timestamp 0.
@@ -271,7 +271,13 @@ fn parse_query(shared: &Shared, querystring: &str) -> Result<Query, ApiError> {
             format!("Too many parameters (at most {MAX_PARAMS})"),
         )]));
     }
+    // Filters and `_fields` know the entry fields only; `_sort` takes any
+    // field (a missing one sorts last), as Kinto's endpoint does.
+    let (sorts, pairs): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(name, _)| name == "_sort");
     let mut query = Query::from_pairs(pairs, &shared.options)?;
+    if !sorts.is_empty() {
+        query.sort = Query::from_pairs(sorts, &ParseOptions::new())?.sort;
+    }
     query.filters.retain(|f| !f.field.is_last_modified());
     query.sort.retain(|s| !s.field.is_last_modified());
     if !query.sort.iter().any(|s| s.field.as_str() == "uri") {

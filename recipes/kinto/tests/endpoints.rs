@@ -358,6 +358,15 @@ async fn permissions_scenario(base: Vec<(String, String)>) {
     let (status, body) = call(&app, "GET", "/v1/permissions?unknown=1", Some(&alice)).await;
     assert_eq!(status, 400);
     assert_eq!(body["errno"], 107);
+    let (status, body) = call(
+        &app,
+        "GET",
+        &format!("/v1/permissions?bucket_id={a}&_sort=-anything,resource_name"),
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 200, "sorting takes any field: {body}");
+    assert_eq!(entries(&body)[0]["resource_name"], "bucket");
     let (status, _) = call(&app, "POST", "/v1/permissions", Some(&alice)).await;
     assert_eq!(status, 405);
     let reply = send(&app, "GET", "/v1/permissions", Some(&alice), None).await;
