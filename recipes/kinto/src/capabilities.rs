@@ -67,15 +67,15 @@ pub fn register(
     Ok(())
 }
 
-/// The routes of `/permissions` and `/__metrics__` when they are on (to
-/// nest under the version prefix).
+/// The routes of `/permissions` and `/__metrics__` when they are on, and
+/// of `/__user_data__/{principal}` (to nest under the version prefix).
 pub fn plugin_routes(
     settings: &Settings,
     plugins: &Plugins,
     backends: &Backends,
     metrics: Option<&ServiceMetrics>,
 ) -> Router {
-    let mut router = Router::new();
+    let mut router = crate::user_data::router(settings, backends.clone());
     if plugins.permissions_endpoint {
         router = router.merge(crate::permissions_endpoint::router(
             settings,

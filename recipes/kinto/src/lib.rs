@@ -39,7 +39,8 @@
 //! [`openapi`], [`capabilities`]): `GET /permissions` when
 //! `experimental_permissions_endpoint` is on (or the admin plugin
 //! included), `/__metrics__` with the prometheus plugin, StatsD with the
-//! statsd plugin, and the OpenAPI description at `/__api__`.
+//! statsd plugin, the OpenAPI description at `/__api__`, and
+//! `DELETE /__user_data__/{principal}` ([`user_data`]).
 //!
 //! Not implemented yet: the accounts, default bucket, history and flush
 //! plugins, collection JSON schemas.
@@ -65,6 +66,7 @@ pub mod openapi;
 pub mod permissions;
 pub mod permissions_endpoint;
 pub mod plugins;
+pub mod user_data;
 
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;

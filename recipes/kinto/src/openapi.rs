@@ -306,6 +306,15 @@ pub fn describe(settings: &crate::Settings, plugins: &crate::plugins::Plugins) -
         "/__api__",
         "Utilities",
         vec![Operation::new("get", "get_openapi_spec", public)],
+    )
+    .endpoint(
+        "/__user_data__/{principal}",
+        "Utilities",
+        vec![Operation::new(
+            "delete",
+            "delete_user_data",
+            Security::Authenticated,
+        )],
     );
     api.resource("bucket", "/buckets")
         .resource("collection", "/buckets/{bucket_id}/collections")

@@ -607,6 +607,7 @@ async fn statsd_sends_to_its_url() {
 /// exist.
 fn concrete(path: &str) -> String {
     let mut out = path
+        .replace("{principal}", "someone")
         .replace("{bucket_id}", "b")
         .replace("{collection_id}", "c");
     let id = if out.starts_with("/buckets/b/collections/c/records") {
@@ -650,6 +651,7 @@ async fn openapi_lists_what_is_routed() {
         "/__lbheartbeat__",
         "/__version__",
         "/__api__",
+        "/__user_data__/{principal}",
         "/buckets",
         "/buckets/{id}",
         "/buckets/{bucket_id}/collections",
@@ -720,16 +722,17 @@ async fn openapi_lists_what_is_routed() {
             let reply = send(&app, "GET", &url, Some("owner"), None).await;
             assert_eq!(reply.status, 200, "GET {url}: {}", reply.text);
         } else {
-            let reply = send(
-                &app,
-                "POST",
-                &url,
-                Some("owner"),
-                Some(json!({"requests": []})),
-            )
-            .await;
-            assert_ne!(reply.status, 404, "POST {url}: {}", reply.text);
-            assert_ne!(reply.status, 405, "POST {url}: {}", reply.text);
+            let method = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .find(|k| *k != "parameters")
+                .unwrap()
+                .to_uppercase();
+            let body = json!({"requests": []});
+            let reply = send(&app, &method, &url, Some("owner"), Some(body)).await;
+            assert_ne!(reply.status, 404, "{method} {url}: {}", reply.text);
+            assert_ne!(reply.status, 405, "{method} {url}: {}", reply.text);
         }
     }
 
@@ -778,5 +781,116 @@ fn validate_with_python(doc: &Value) {
             String::from_utf8_lossy(&output.stderr)
         ),
         Err(error) => eprintln!("skipped: python3 not available ({error})"),
+    }
+}
+
+async fn user_data_scenario(base: Vec<(String, String)>) {
+    let backends = backends(&base).await;
+    let admin = unique("admin");
+    let plain = app_on(&backends, &base, &[]);
+    let (status, _) = call(&plain, "DELETE", "/v1/__user_data__/x", Some(&admin)).await;
+    assert_eq!(status, 403, "nobody may by default");
+    let (status, _) = call(&plain, "DELETE", "/v1/__user_data__/x", None).await;
+    assert_eq!(status, 401);
+
+    let probe = app_on(&backends, &base, &[]);
+    let admin_id = user_id(&probe, &admin).await;
+    let app = app_on(
+        &backends,
+        &base,
+        &[
+            ("KINTO_EXPERIMENTAL_PERMISSIONS_ENDPOINT", "true"),
+            ("KINTO_USER-DATA_DELETE_PRINCIPALS", &admin_id),
+        ],
+    );
+    let (dana, erin) = (unique("dana"), unique("erin"));
+    let dana_id = user_id(&app, &dana).await;
+    let erin_id = user_id(&app, &erin).await;
+    let (own, shared) = (unique("own"), unique("shared"));
+    // Dana owns a bucket with a collection and a record.
+    for path in [
+        format!("/v1/buckets/{own}"),
+        format!("/v1/buckets/{own}/collections/c"),
+        format!("/v1/buckets/{own}/collections/c/records/r"),
+    ] {
+        let (status, _) = call(&app, "PUT", &path, Some(&dana)).await;
+        assert_eq!(status, 201, "{path}");
+    }
+    // Erin's bucket, which Dana may also write, and a group Dana is in.
+    let reply = send(
+        &app,
+        "PUT",
+        &format!("/v1/buckets/{shared}"),
+        Some(&erin),
+        Some(json!({"permissions": {"write": [dana_id], "read": [dana_id]}})),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let reply = send(
+        &app,
+        "PUT",
+        &format!("/v1/buckets/{shared}/groups/team"),
+        Some(&erin),
+        Some(json!({"data": {"members": [dana_id, erin_id]}})),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+
+    let reply = send(
+        &app,
+        "DELETE",
+        &format!("/v1/__user_data__/{dana_id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!({"data": {"principal": dana_id}}));
+
+    // What Dana owned is gone, with its content.
+    let (status, _) = call(&app, "GET", &format!("/v1/buckets/{own}"), Some(&dana)).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        "GET",
+        &format!("/v1/buckets/{own}/collections/c/records/r"),
+        Some(&erin),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Erin's bucket stays, without Dana in its ACL nor in the group.
+    let (status, body) = call(&app, "GET", &format!("/v1/buckets/{shared}"), Some(&erin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["permissions"], json!({"write": [erin_id]}));
+    let (_, body) = call(
+        &app,
+        "GET",
+        &format!("/v1/buckets/{shared}/groups/team"),
+        Some(&erin),
+    )
+    .await;
+    assert_eq!(body["data"]["members"], json!([erin_id]));
+    let (_, hello) = call(&app, "GET", "/v1/", Some(&dana)).await;
+    assert!(
+        !hello["user"]["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("/groups/")),
+        "{hello}"
+    );
+    let (_, body) = call(&app, "GET", "/v1/permissions", Some(&dana)).await;
+    assert_eq!(uris(&body), ["/"], "only the settings' root entry is left");
+}
+
+#[tokio::test]
+async fn user_data_on_memory() {
+    user_data_scenario(Vec::new()).await;
+}
+
+#[tokio::test]
+async fn user_data_on_postgresql() {
+    if let Some(env) = postgres_env() {
+        user_data_scenario(env).await;
     }
 }
