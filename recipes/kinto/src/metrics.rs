@@ -391,6 +391,48 @@ mod tests {
     }
 
     #[test]
+    fn settings_reach_the_telemetry_settings() {
+        let env = [
+            (
+                "KINTO_INCLUDES",
+                "kinto.plugins.prometheus kinto.plugins.statsd",
+            ),
+            ("KINTO_PROMETHEUS_HISTOGRAM_BUCKETS", "0.1 0.5 Inf"),
+            ("KINTO_PROMETHEUS_PREFIX", "my-app"),
+            ("KINTO_STATSD_URL", "udp://127.0.0.1:8125"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let settings = crate::settings(None, env).unwrap();
+        let telemetry = telemetry_settings(&settings, &Plugins::from_settings(&settings));
+        assert!(telemetry.prometheus_enabled);
+        assert_eq!(
+            telemetry.prometheus_histogram_buckets,
+            [0.1, 0.5, f64::INFINITY]
+        );
+        assert_eq!(telemetry.prometheus_prefix(), "myapp");
+        assert_eq!(
+            telemetry.statsd_url.as_deref(),
+            Some("udp://127.0.0.1:8125")
+        );
+        assert_eq!(
+            telemetry.metrics_matchdict_fields,
+            ["bucket_id", "collection_id", "group_id", "record_id"]
+        );
+
+        let settings = crate::settings(
+            None,
+            [(
+                "KINTO_STATSD_URL".to_owned(),
+                "udp://127.0.0.1:8125".to_owned(),
+            )],
+        )
+        .unwrap();
+        let telemetry = telemetry_settings(&settings, &Plugins::from_settings(&settings));
+        assert_eq!(telemetry.statsd_url, None, "statsd needs its plugin");
+        assert!(!telemetry.prometheus_enabled);
+    }
+
+    #[test]
     fn histogram_bounds_read_kintos_infinity() {
         assert_eq!(parse_bound("Inf"), Some(f64::INFINITY));
         assert_eq!(parse_bound("+Inf"), Some(f64::INFINITY));

@@ -503,9 +503,16 @@ async fn metrics_scenario(base: Vec<(String, String)>) {
     let elsewhere = metrics_text(&other).await;
     assert!(!elsewhere.contains(&bucket), "{elsewhere}");
 
-    // Kinto's functional tests read it at the root, through the redirect.
+    // Kinto's functional tests read it at the root, through the redirect,
+    // with `Accept: text/plain`.
     let reply = send(&app, "GET", "/__metrics__", None, None).await;
     assert_eq!(reply.status, 307);
+    let request = Request::get("/v1/__metrics__")
+        .header("accept", "text/plain")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
     assert!(
         reply.headers["location"]
             .to_str()
