@@ -50,6 +50,8 @@ pub fn register(
             register_one(cliquet, "prometheus", capability)?;
         }
     }
+    // `schema` (collection JSON schemas) belongs here, between the plugins
+    // and `permissions_endpoint`.
     if plugins.permissions_endpoint {
         register_one(
             cliquet,
