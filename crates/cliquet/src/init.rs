@@ -165,6 +165,10 @@ pub struct Cliquet<E = crate::settings::NoExtraSettings> {
     pub public_settings: Map<String, Value>,
     /// Extra fields of the hello endpoint's `user`.
     pub user_info: Option<UserInfoHook>,
+    /// Names each request's endpoint and URL fields for the request log
+    /// and metrics; it sees every request, batch and heartbeat included.
+    /// Does nothing unless set with [`Cliquet::name_endpoints`].
+    endpoint_names: ContextLayer,
     policies: BTreeMap<String, Arc<dyn AuthPolicy>>,
     checks: Vec<(String, Arc<dyn HealthCheck>)>,
     build_info: BuildInfo,
@@ -261,6 +265,7 @@ impl<E> Cliquet<E> {
             capabilities,
             public_settings,
             user_info: None,
+            endpoint_names: ContextLayer::new(|_: &http::request::Parts, _: &RequestContext| {}),
             policies,
             checks,
             build_info,
@@ -271,6 +276,14 @@ impl<E> Cliquet<E> {
     /// `multiauth.policies` lists it.
     pub fn register_policy(&mut self, name: impl Into<String>, policy: Arc<dyn AuthPolicy>) {
         self.policies.insert(name.into(), policy);
+    }
+
+    /// Sets the function that reports each request's endpoint name and URL
+    /// fields ([`RequestContext::set_endpoint`]); it runs just inside the
+    /// request log and metrics layers, before the version, heartbeat and
+    /// batch layers answer.
+    pub fn name_endpoints(&mut self, fill: impl cliquet_telemetry::FillContext) {
+        self.endpoint_names = ContextLayer::new(fill);
     }
 
     /// Adds a heartbeat check.
@@ -401,6 +414,7 @@ impl<E> Cliquet<E> {
         let stack = ServiceBuilder::new()
             .layer(RequestLogLayer::new().subrequest_marker::<Subrequest>())
             .layer(request_metrics)
+            .layer(self.endpoint_names.clone())
             .layer(errors)
             .layer(SecurityHeadersLayer::new())
             .layer(CorsLayer::from_settings(&settings.cors))

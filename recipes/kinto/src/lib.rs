@@ -35,8 +35,15 @@
 //! # });
 //! ```
 //!
-//! Not implemented yet: the accounts, default bucket, history, flush and
-//! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
+//! Across the service ([`permissions_endpoint`], [`metrics`],
+//! [`openapi`], [`capabilities`]): `GET /permissions` when
+//! `experimental_permissions_endpoint` is on (or the admin plugin
+//! included), `/__metrics__` with the prometheus plugin, StatsD with the
+//! statsd plugin, the OpenAPI description at `/__api__`, and
+//! `DELETE /__user_data__/{principal}` ([`user_data`]).
+//!
+//! Not implemented yet: the accounts, default bucket, history and flush
+//! plugins, collection JSON schemas.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -51,10 +58,15 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod capabilities;
 pub mod hooks;
 pub mod ids;
+pub mod metrics;
+pub mod openapi;
 pub mod permissions;
+pub mod permissions_endpoint;
 pub mod plugins;
+pub mod user_data;
 
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
@@ -76,6 +88,15 @@ pub struct KintoSettings {
     pub experimental_permissions_endpoint: bool,
     /// Records validated against their collection's JSON schema.
     pub experimental_collection_schema_validation: bool,
+    /// The prefix of Prometheus metric names (default `project_name`).
+    pub prometheus_prefix: Option<String>,
+    /// Metric keys never recorded (Kinto's documentation calls it
+    /// `disabled_metrics`).
+    pub prometheus_disabled_metrics: Vec<String>,
+    /// The upper bounds of the Prometheus timer buckets (`Inf` accepted).
+    pub prometheus_histogram_buckets: Vec<String>,
+    /// Accepted for compatibility: no `_created` series are written.
+    pub prometheus_created_metrics_enabled: Option<bool>,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -91,6 +112,7 @@ pub fn default_settings() -> RawSettings {
     defaults.set("multiauth.policies", "basicauth");
     defaults.set("retry_after_seconds", 3);
     defaults.set("bucket_create_principals", "system.Authenticated");
+    defaults.set("metrics_matchdict_fields", metrics::MATCHDICT_FIELDS);
     defaults
 }
 
@@ -193,18 +215,34 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
 /// Assembles the service on `backends`: the four resources under `/v1`,
 /// in every layer of the protocol, batches in one storage transaction.
 pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
+    let plugins = plugins::Plugins::from_settings(&settings);
     let api = resources(&settings)
         .iter()
         .fold(Router::new(), |router, resource| {
             router.merge(resource.router(backends.clone()))
         });
+    let service_metrics = metrics::ServiceMetrics::from_settings(&settings, &plugins)?;
+    let api = api
+        .merge(capabilities::plugin_routes(
+            &settings,
+            &plugins,
+            &backends,
+            service_metrics.as_ref(),
+        ))
+        .merge(openapi::describe(&settings, &plugins).router());
     let routes = Router::new().nest("/v1", api);
     let scope = TransactionScope::new(backends.storage.clone());
-    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    capabilities::register(&mut cliquet, &plugins, service_metrics.as_ref())?;
     let service = cliquet
         .service(routes, scope)?
         .map_response(|response| response.map(Body::new));
-    Ok(BoxCloneService::new(service))
+    Ok(match service_metrics {
+        Some(service_metrics) => {
+            BoxCloneService::new(tower::Layer::layer(&service_metrics.scope(), service))
+        }
+        None => BoxCloneService::new(service),
+    })
 }
 
 /// The service on the backends its settings name.

@@ -162,7 +162,7 @@ pub struct Grants {
 
 /// Splits a principals setting: a list, or text separated by spaces,
 /// newlines or commas (as Kinto's `aslist`).
-fn principals_of(value: &Value) -> Vec<String> {
+pub(crate) fn principals_of(value: &Value) -> Vec<String> {
     match value {
         Value::Array(items) => items
             .iter()
