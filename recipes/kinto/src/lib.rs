@@ -35,8 +35,10 @@
 //! # });
 //! ```
 //!
-//! Not implemented yet: the accounts, default bucket, history, flush and
-//! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
+//! Plugins: the personal bucket ([`default_bucket`]) and the flush
+//! endpoint ([`flush`]), when `includes` names them. Not implemented yet:
+//! the accounts, history and permissions-endpoint plugins, collection JSON
+//! schemas, `/__metrics__`.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -51,6 +53,8 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod default_bucket;
+pub mod flush;
 pub mod hooks;
 pub mod ids;
 pub mod permissions;
@@ -59,6 +63,7 @@ pub mod plugins;
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
 use permissions::Grants;
+use plugins::Plugins;
 
 /// The service's settings: the toolkit's and Kinto's own
 /// ([`KintoSettings`]), with Kinto's defaults. Kinto's `*_principals`
@@ -76,6 +81,9 @@ pub struct KintoSettings {
     pub experimental_permissions_endpoint: bool,
     /// Records validated against their collection's JSON schema.
     pub experimental_collection_schema_validation: bool,
+    /// The key of the personal bucket ids ([`default_bucket::bucket_id`]),
+    /// empty by default as in Kinto (not `userid_hmac_secret`).
+    pub default_bucket_hmac_secret: String,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -149,7 +157,10 @@ fn resource(
 
 /// Kinto's four resources, configured by the settings.
 pub fn resources(settings: &Settings) -> Vec<Resource> {
-    let grants = Grants::from_settings(&settings.raw);
+    let mut grants = Grants::from_settings(&settings.raw);
+    if Plugins::from_settings(settings).default_bucket {
+        grants = default_bucket::grant(grants);
+    }
     vec![
         resource(
             settings,
@@ -198,9 +209,30 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
         .fold(Router::new(), |router, resource| {
             router.merge(resource.router(backends.clone()))
         });
-    let routes = Router::new().nest("/v1", api);
+    let plugins = Plugins::from_settings(&settings);
+    let prefix = settings.core.version_prefix();
+    let mut routes = Router::new().nest(&prefix, api);
+    if plugins.flush {
+        routes = routes.merge(flush::routes(&prefix, backends.clone(), Vec::new()));
+    }
+    // Last: the alias forwards to every route above.
+    if plugins.default_bucket {
+        routes = default_bucket::alias(&settings, backends.clone(), routes);
+    }
     let scope = TransactionScope::new(backends.storage.clone());
-    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    for plugin in &plugins.order {
+        let registered = match *plugin {
+            "default_bucket" => {
+                let secret = default_bucket::secret(&cliquet.settings);
+                cliquet.user_info = Some(default_bucket::user_info(secret));
+                default_bucket::register_capability(&mut cliquet.capabilities)
+            }
+            "flush" => flush::register_capability(&mut cliquet.capabilities),
+            _ => Ok(()),
+        };
+        registered.map_err(|e| InitError::new(e.to_string()))?;
+    }
     let service = cliquet
         .service(routes, scope)?
         .map_response(|response| response.map(Body::new));
