@@ -473,6 +473,80 @@ mod tests {
         }
     }
 
+    /// Routes that answer with the path and query they were given.
+    fn echo(settings: &Settings) -> Router {
+        let echo = |request: Request| async move {
+            let original = request
+                .extensions()
+                .get::<OriginalUri>()
+                .map(|o| o.0.to_string())
+                .unwrap_or_default();
+            format!("{} {} {original}", request.method(), request.uri())
+        };
+        let routes = Router::new()
+            .route("/v1/buckets/{id}", any(echo))
+            .route("/v1/buckets/{id}/{*rest}", any(echo));
+        alias(settings, cliquet_memory::backends(), routes)
+    }
+
+    async fn text(router: &Router, request: Request) -> (http::StatusCode, String) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn preflights_go_to_the_unknown_bucket() {
+        let settings = crate::settings(None, Vec::new()).unwrap();
+        let router = echo(&settings);
+        let request = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/v1/buckets/default/collections/c?x=1")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = text(&router, request).await;
+        assert_eq!(status, http::StatusCode::OK);
+        assert_eq!(
+            body,
+            "OPTIONS /v1/buckets/unknown/collections/c?x=1 /v1/buckets/unknown/collections/c?x=1"
+        );
+        // Other methods need a user.
+        let request = Request::builder()
+            .uri("/v1/buckets/default/collections/c")
+            .body(Body::empty())
+            .unwrap();
+        let (status, _) = text(&router, request).await;
+        assert_eq!(status, http::StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn requests_go_to_the_real_bucket() {
+        let settings = crate::settings(None, Vec::new()).unwrap();
+        let router = echo(&settings);
+        let mut request = Request::builder()
+            .method(Method::DELETE)
+            .uri("/v1/buckets/default/groups/g?_since=1")
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(Identity::authenticated(
+            "account:bob",
+            "account",
+            Vec::new(),
+        ));
+        let (status, body) = text(&router, request).await;
+        let bid = bucket_id("", "account:bob");
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        assert_eq!(
+            body,
+            format!(
+                "DELETE /v1/buckets/{bid}/groups/g?_since=1 /v1/buckets/{bid}/groups/g?_since=1"
+            )
+        );
+    }
+
     #[test]
     fn settings_pick_the_key() {
         let settings = crate::settings(

@@ -73,3 +73,43 @@ async fn flush(backends: &Backends, hooks: &[FlushHook]) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use cliquet_storage::storage::{Create, Get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn flush_empties_and_runs_the_hooks() {
+        let backends = cliquet_memory::backends();
+        backends
+            .storage
+            .create(Create::new("thing", "", "a", Map::new()))
+            .await
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let hook: FlushHook = Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        let router = routes("/v1", backends.clone(), vec![hook]);
+        let request = http::Request::post("/v1/__flush__")
+            .body(Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(
+            backends
+                .storage
+                .get(Get::new("thing", "", "a"))
+                .await
+                .is_err()
+        );
+    }
+}
