@@ -590,3 +590,38 @@ async fn creation_bypasses_the_create_settings() {
         env.finish().await;
     }
 }
+
+#[tokio::test]
+async fn pages_link_to_the_real_bucket() {
+    let env = support::memory(&[PLUGIN, ("KINTO_PAGINATE_BY", "1")]);
+    let alice = basic("alice");
+    let bid = bucket_of(&env, &alice).await;
+    for n in 0..2 {
+        let reply = env
+            .call(
+                "POST",
+                "/v1/buckets/default/collections/c/records",
+                Some(&alice),
+                Some(&json!({"data": {"n": n}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let first = env
+        .call(
+            "GET",
+            "/v1/buckets/default/collections/c/records?_sort=n",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(first.json["data"][0]["n"], 0);
+    let next = first.header("next-page").unwrap();
+    let path = next.strip_prefix("http://kinto.test").unwrap();
+    assert!(
+        path.starts_with(&format!("/v1/buckets/{bid}/collections/c/records?")),
+        "{next}"
+    );
+    let second = env.call("GET", path, Some(&alice), None).await;
+    assert_eq!(second.json["data"][0]["n"], 1);
+}
