@@ -43,11 +43,24 @@ pub fn register(
     plugins: &Plugins,
     metrics: Option<&ServiceMetrics>,
 ) -> Result<(), InitError> {
+    let duplicate = |error: cliquet::DuplicateCapability| InitError::new(error.to_string());
     for plugin in &plugins.order {
-        if *plugin == "prometheus"
-            && let Some(capability) = metrics.and_then(ServiceMetrics::capability)
-        {
-            register_one(cliquet, "prometheus", capability)?;
+        match *plugin {
+            "prometheus" => {
+                if let Some(capability) = metrics.and_then(ServiceMetrics::capability) {
+                    register_one(cliquet, "prometheus", capability)?;
+                }
+            }
+            "default_bucket" => {
+                let secret = crate::default_bucket::secret(&cliquet.settings);
+                cliquet.user_info = Some(crate::default_bucket::user_info(secret));
+                crate::default_bucket::register_capability(&mut cliquet.capabilities)
+                    .map_err(duplicate)?;
+            }
+            "flush" => {
+                crate::flush::register_capability(&mut cliquet.capabilities).map_err(duplicate)?
+            }
+            _ => {}
         }
     }
     // `schema` (collection JSON schemas) belongs here, between the plugins

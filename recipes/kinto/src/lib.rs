@@ -42,8 +42,8 @@
 //! statsd plugin, the OpenAPI description at `/__api__`, and
 //! `DELETE /__user_data__/{principal}` ([`user_data`]).
 //!
-//! Not implemented yet: the accounts, default bucket, history and flush
-//! plugins, collection JSON schemas.
+//! Plugins: the personal bucket ([`default_bucket`]) and the flush
+//! endpoint ([`flush`]), when `includes` names them.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -59,6 +59,8 @@ use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
 pub mod capabilities;
+pub mod default_bucket;
+pub mod flush;
 pub mod hooks;
 pub mod ids;
 pub mod metrics;
@@ -71,6 +73,7 @@ pub mod user_data;
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
 use permissions::Grants;
+use plugins::Plugins;
 
 /// The service's settings: the toolkit's and Kinto's own
 /// ([`KintoSettings`]), with Kinto's defaults. Kinto's `*_principals`
@@ -97,6 +100,9 @@ pub struct KintoSettings {
     pub prometheus_histogram_buckets: Vec<String>,
     /// Accepted for compatibility: no `_created` series are written.
     pub prometheus_created_metrics_enabled: Option<bool>,
+    /// The key of the personal bucket ids ([`default_bucket::bucket_id`]),
+    /// empty by default as in Kinto (not `userid_hmac_secret`).
+    pub default_bucket_hmac_secret: String,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -171,7 +177,10 @@ fn resource(
 
 /// Kinto's four resources, configured by the settings.
 pub fn resources(settings: &Settings) -> Vec<Resource> {
-    let grants = Grants::from_settings(&settings.raw);
+    let mut grants = Grants::from_settings(&settings.raw);
+    if Plugins::from_settings(settings).default_bucket {
+        grants = default_bucket::grant(grants);
+    }
     vec![
         resource(
             settings,
@@ -230,7 +239,15 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
             service_metrics.as_ref(),
         ))
         .merge(openapi::describe(&settings, &plugins).router());
-    let routes = Router::new().nest("/v1", api);
+    let prefix = settings.core.version_prefix();
+    let mut routes = Router::new().nest(&prefix, api);
+    if plugins.flush {
+        routes = routes.merge(flush::routes(&prefix, backends.clone(), Vec::new()));
+    }
+    // Last: the alias forwards to every route above.
+    if plugins.default_bucket {
+        routes = default_bucket::alias(&settings, backends.clone(), routes);
+    }
     let scope = TransactionScope::new(backends.storage.clone());
     let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
     capabilities::register(&mut cliquet, &plugins, service_metrics.as_ref())?;

@@ -211,6 +211,18 @@ impl Grants {
         Self { by_resource }
     }
 
+    /// Grants the pair permission `permission` to `principal` on the
+    /// endpoints of `resource`, beside what the settings grant.
+    pub fn with_grant(mut self, resource: &str, permission: &str, principal: &str) -> Self {
+        self.by_resource
+            .entry(resource.to_owned())
+            .or_default()
+            .entry(permission.to_owned())
+            .or_default()
+            .push(principal.to_owned());
+        self
+    }
+
     /// The access rules of `resource`'s endpoints: Kinto's tree, and the
     /// settings grants.
     pub fn access(&self, resource: &str) -> Access {
