@@ -35,7 +35,10 @@
 //! # });
 //! ```
 //!
-//! Not implemented yet: the accounts, default bucket, history, flush and
+//! With `kinto.plugins.accounts` included, `/accounts` and the accounts
+//! authentication policy are served too ([`accounts`]).
+//!
+//! Not implemented yet: the default bucket, history, flush and
 //! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
 
 use std::convert::Infallible;
@@ -51,6 +54,7 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod accounts;
 pub mod hooks;
 pub mod ids;
 pub mod permissions;
@@ -76,6 +80,14 @@ pub struct KintoSettings {
     pub experimental_permissions_endpoint: bool,
     /// Records validated against their collection's JSON schema.
     pub experimental_collection_schema_validation: bool,
+    /// Accounts: how long a verified login is remembered (30 s when unset).
+    pub account_cache_ttl_seconds: Option<u64>,
+    /// Accounts: the bcrypt cost of new password hashes (12, Kinto's, when
+    /// unset; 4 is the lowest, for tests).
+    pub account_bcrypt_cost: Option<u32>,
+    /// Accounts: e-mail validation of new accounts (not implemented: `true`
+    /// is refused at start).
+    pub account_validation: bool,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -193,14 +205,19 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
 /// Assembles the service on `backends`: the four resources under `/v1`,
 /// in every layer of the protocol, batches in one storage transaction.
 pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
-    let api = resources(&settings)
+    let accounts = accounts::Accounts::from_settings(&settings)?;
+    let mut api = resources(&settings)
         .iter()
         .fold(Router::new(), |router, resource| {
             router.merge(resource.router(backends.clone()))
         });
+    if accounts.plugin {
+        api = api.merge(accounts.router(&settings, backends.clone()));
+    }
     let routes = Router::new().nest("/v1", api);
     let scope = TransactionScope::new(backends.storage.clone());
-    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    accounts.install(&mut cliquet)?;
     let service = cliquet
         .service(routes, scope)?
         .map_response(|response| response.map(Body::new));
