@@ -21,8 +21,9 @@ enum KintoCommand {
     /// configured storage (the accounts plugin must be included). The
     /// password is asked for, or read from standard input, when not given.
     CreateUser {
-        /// The settings file: our TOML format, or a Kinto `.ini` file.
-        #[arg(long, short, env = "CLIQUET_CONFIG")]
+        /// The settings file: our TOML format, or a Kinto `.ini` file
+        /// (`--ini` as in Kinto works too).
+        #[arg(long, short, visible_alias = "ini", env = "CLIQUET_CONFIG")]
         config: Option<PathBuf>,
         /// The account id.
         #[arg(long, short)]

@@ -414,6 +414,16 @@ async fn sign_up(env: &Env) {
     assert_eq!(replaced["data"]["password"], json!(new_hash));
     assert!(env.who(&bob, "pw2").await.unwrap().starts_with("account:"));
 
+    // A user's DELETE /accounts deletes their own account only.
+    let (status, deleted) = env
+        .call("DELETE", "/v1/accounts", Some((&carol, "pw")), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted["data"].as_array().unwrap().len(), 1);
+    assert_eq!(deleted["data"][0]["id"], json!(carol));
+    assert!(env.stored(&carol).await.is_none());
+    assert!(env.stored(&bob).await.is_some());
+
     // Deleting the account logs it out.
     let (status, deleted) = env.call("DELETE", &url, Some((&bob, "pw2")), None).await;
     assert_eq!(status, 200);
@@ -887,12 +897,14 @@ async fn create_user_binary() {
 
     // An invalid username fails.
     let output = Command::new(env!("CARGO_BIN_EXE_kinto"))
-        .args(["create-user", "--config"])
+        .args(["create-user", "--ini"])
         .arg(&config)
-        .args(["--username", "-bad", "--password", "x"])
+        .args(["--username=-bad", "--password", "x"])
         .output()
         .unwrap();
     assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a valid username"), "{stderr}");
 
     if pg.is_some() {
         let settings = kinto::settings(Some(&config), Vec::new()).unwrap();
