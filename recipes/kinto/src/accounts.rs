@@ -42,6 +42,13 @@
 //!   `false` in the capability.
 //! - A `POST` by a non-administrator without `data.id` is a 400 naming
 //!   `data.id`, as for anonymous users.
+//! - Logins are remembered in the cache backend rather than in the
+//!   process (`cliquet_auth::CredentialsCache`): every instance on one
+//!   database sees a password change at once, and a flush of the backends
+//!   leaves no stale login valid.
+//! - As in Kinto, the entry is forgotten inside the write's transaction,
+//!   before it commits: a login checked against the old hash in that
+//!   instant can remember the old password for one more cache TTL.
 //! - As in Kinto, an administrator's `GET /accounts` reads the collection
 //!   timestamp of the parent `*` (the `ETag` of that list does not follow
 //!   the accounts' changes).
