@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::{Kind, deny};
 use crate::body::{self, Envelope, Flavour, JSON, JSON_PATCH, MERGE_PATCH};
-use crate::hooks::{Action, Change, HookContext};
+use crate::hooks::{Action, Change, HookContext, ParentId, Writer};
 use crate::resource::Config;
 use crate::scope::{BatchTransaction, Unit};
 
@@ -109,6 +109,7 @@ struct Ctx {
     url: String,
     batch: Option<BatchTransaction>,
     preconditions: Preconditions,
+    writer: Option<String>,
 }
 
 impl Ctx {
@@ -118,6 +119,9 @@ impl Ctx {
 
     /// The principal a writer is recorded as.
     fn writer(&self) -> String {
+        if let Some(writer) = &self.writer {
+            return writer.clone();
+        }
         self.identity
             .user_id()
             .unwrap_or(cliquet_storage::permission::EVERYONE)
@@ -184,12 +188,13 @@ async fn context(shared: &Shared, parts: &mut Parts) -> Result<Ctx> {
         }
         Err(_) => Vec::new(),
     };
-    let parent_id = match &config.access.kind {
-        Kind::Private => match identity.user_id() {
+    let parent_id = match (parts.extensions.get::<ParentId>(), &config.access.kind) {
+        (Some(ParentId(parent_id)), _) => parent_id.clone(),
+        (None, Kind::Private) => match identity.user_id() {
             Some(user_id) => user_id.to_owned(),
             None => return Err(ApiError::unauthorized().into()),
         },
-        Kind::Shared { .. } => fill(&config.parent_id, &params, None),
+        (None, Kind::Shared { .. }) => fill(&config.parent_id, &params, None),
     };
     body::check_accept(&parts.headers)?;
     let preconditions = Preconditions::from_headers(&parts.headers).map_err(ApiError::from)?;
@@ -217,6 +222,7 @@ async fn context(shared: &Shared, parts: &mut Parts) -> Result<Ctx> {
         url: format!("{scheme}://{host}{path_and_query}"),
         query: parts.uri.query().unwrap_or("").to_owned(),
         batch: parts.extensions.get::<BatchTransaction>().cloned(),
+        writer: parts.extensions.get::<Writer>().map(|w| w.0.clone()),
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         identity,

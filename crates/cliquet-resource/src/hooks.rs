@@ -160,3 +160,22 @@ pub trait ResourceHooks: Send + Sync + 'static {
 pub struct NoHooks;
 
 impl ResourceHooks for NoHooks {}
+
+/// A request extension that decides the parent id of the request's objects
+/// instead of the resource's template (or the user id of a private
+/// resource).
+///
+/// A layer in front of the router puts it there when the parent depends on
+/// more than the path: Kinto's accounts live each under their own id, and
+/// an administrator lists them all with the parent `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentId(pub String);
+
+/// A request extension naming the principal a write adds to the written
+/// object's `write` permission, instead of the request's user id (or
+/// `system.Everyone` when anonymous).
+///
+/// Kinto's accounts: an account created anonymously or by an administrator
+/// is owned by `account:<its id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer(pub String);

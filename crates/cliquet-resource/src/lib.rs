@@ -82,7 +82,7 @@ mod schema;
 mod scope;
 
 pub use access::Access;
-pub use hooks::{Action, Change, HookContext, NoHooks, ResourceHooks};
+pub use hooks::{Action, Change, HookContext, NoHooks, ParentId, ResourceHooks, Writer};
 pub use ids::{IdGenerator, Names, Uuid4};
 pub use resource::{BuildError, Limits, Resource, ResourceBuilder};
 pub use schema::{Schema, SchemaError};

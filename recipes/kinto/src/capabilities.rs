@@ -42,6 +42,7 @@ pub fn register(
     cliquet: &mut Cliquet<KintoSettings>,
     plugins: &Plugins,
     metrics: Option<&ServiceMetrics>,
+    accounts: &crate::accounts::Accounts,
 ) -> Result<(), InitError> {
     let duplicate = |error: cliquet::DuplicateCapability| InitError::new(error.to_string());
     for plugin in &plugins.order {
@@ -57,6 +58,7 @@ pub fn register(
                 crate::default_bucket::register_capability(&mut cliquet.capabilities)
                     .map_err(duplicate)?;
             }
+            "accounts" => accounts.register_capability(cliquet)?,
             "flush" => {
                 crate::flush::register_capability(&mut cliquet.capabilities).map_err(duplicate)?
             }

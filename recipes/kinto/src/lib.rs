@@ -44,6 +44,8 @@
 //!
 //! Plugins: the personal bucket ([`default_bucket`]) and the flush
 //! endpoint ([`flush`]), when `includes` names them.
+//! With `kinto.plugins.accounts` included, `/accounts` and the accounts
+//! authentication policy are served too ([`accounts`]).
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -58,6 +60,7 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod accounts;
 pub mod capabilities;
 pub mod default_bucket;
 pub mod flush;
@@ -103,6 +106,14 @@ pub struct KintoSettings {
     /// The key of the personal bucket ids ([`default_bucket::bucket_id`]),
     /// empty by default as in Kinto (not `userid_hmac_secret`).
     pub default_bucket_hmac_secret: String,
+    /// Accounts: how long a verified login is remembered (30 s when unset).
+    pub account_cache_ttl_seconds: Option<u64>,
+    /// Accounts: the bcrypt cost of new password hashes (12, Kinto's, when
+    /// unset; 4 is the lowest, for tests).
+    pub account_bcrypt_cost: Option<u32>,
+    /// Accounts: e-mail validation of new accounts (not implemented: `true`
+    /// is refused at start).
+    pub account_validation: bool,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -225,11 +236,15 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
 /// in every layer of the protocol, batches in one storage transaction.
 pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
     let plugins = plugins::Plugins::from_settings(&settings);
-    let api = resources(&settings)
+    let accounts = accounts::Accounts::from_settings(&settings)?;
+    let mut api = resources(&settings)
         .iter()
         .fold(Router::new(), |router, resource| {
             router.merge(resource.router(backends.clone()))
         });
+    if accounts.plugin {
+        api = api.merge(accounts.router(&settings, backends.clone()));
+    }
     let service_metrics = metrics::ServiceMetrics::from_settings(&settings, &plugins)?;
     let api = api
         .merge(capabilities::plugin_routes(
@@ -250,7 +265,8 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
     }
     let scope = TransactionScope::new(backends.storage.clone());
     let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
-    capabilities::register(&mut cliquet, &plugins, service_metrics.as_ref())?;
+    accounts.install(&mut cliquet)?;
+    capabilities::register(&mut cliquet, &plugins, service_metrics.as_ref(), &accounts)?;
     let service = cliquet
         .service(routes, scope)?
         .map_response(|response| response.map(Body::new));

@@ -120,7 +120,8 @@ async fn no_flush_without_the_plugin() {
 
 #[tokio::test]
 async fn unprefixed_paths_are_redirected() {
-    let env = support::memory(&[("KINTO_INCLUDES", "flush accounts prometheus")]);
+    // The redirect does not depend on the target existing.
+    let env = support::memory(&[("KINTO_INCLUDES", "flush prometheus")]);
     for (method, path, location) in [
         ("POST", "/__flush__", "http://kinto.test/v1/__flush__"),
         ("GET", "/accounts", "http://kinto.test/v1/accounts"),
