@@ -51,14 +51,19 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod compose;
 pub mod hooks;
 pub mod ids;
 pub mod permissions;
 pub mod plugins;
+pub mod schema;
 
+use compose::Chain;
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
 use permissions::Grants;
+use plugins::Plugins;
+use schema::{SchemaHooks, Target};
 
 /// The service's settings: the toolkit's and Kinto's own
 /// ([`KintoSettings`]), with Kinto's defaults. Kinto's `*_principals`
@@ -150,6 +155,8 @@ fn resource(
 /// Kinto's four resources, configured by the settings.
 pub fn resources(settings: &Settings) -> Vec<Resource> {
     let grants = Grants::from_settings(&settings.raw);
+    let plugins = Plugins::from_settings(settings);
+    let schemas = |target| SchemaHooks::new(target, plugins.schema_validation);
     vec![
         resource(
             settings,
@@ -158,7 +165,7 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets",
             "",
             &["read", "write", "collection:create", "group:create"],
-            BucketHooks,
+            Chain::new(BucketHooks).then(schemas(Target::Bucket)),
         ),
         resource(
             settings,
@@ -167,7 +174,7 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections",
             "/buckets/{bucket_id}",
             &["read", "write", "record:create"],
-            CollectionHooks,
+            Chain::new(CollectionHooks).then(schemas(Target::Collection)),
         ),
         resource(
             settings,
@@ -176,7 +183,7 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/groups",
             "/buckets/{bucket_id}",
             &["read", "write"],
-            GroupHooks,
+            Chain::new(GroupHooks).then(schemas(Target::Group)),
         ),
         resource(
             settings,
@@ -185,7 +192,7 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections/{collection_id}/records",
             "/buckets/{bucket_id}/collections/{collection_id}",
             &["read", "write"],
-            RecordHooks::new(grants.clone()),
+            Chain::new(RecordHooks::new(grants.clone())).then(schemas(Target::Record)),
         ),
     ]
 }
@@ -200,7 +207,11 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
         });
     let routes = Router::new().nest("/v1", api);
     let scope = TransactionScope::new(backends.storage.clone());
-    let cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    let plugins = Plugins::from_settings(&settings);
+    let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    if plugins.schema_validation {
+        schema::register_capability(&mut cliquet.capabilities);
+    }
     let service = cliquet
         .service(routes, scope)?
         .map_response(|response| response.map(Body::new));

@@ -1,0 +1,407 @@
+//! Collection schemas, record cache headers, the history plugin and
+//! `explicit_permissions`, in process on memory and on PostgreSQL (when
+//! `CLIQUET_TEST_POSTGRES_URL` is set).
+
+use axum::body::Body;
+use base64::Engine as _;
+use http::{HeaderMap, Request};
+use http_body_util::BodyExt;
+use kinto::App;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The service with these settings (`KINTO_`-less names), on each backend.
+async fn apps(pairs: &[(&str, &str)]) -> Vec<(&'static str, App)> {
+    let env = |extra: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (format!("KINTO_{}", k.to_uppercase()), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let mut apps = Vec::new();
+    let settings = kinto::settings(None, env(&[])).unwrap();
+    apps.push(("memory", kinto::service(settings).await.unwrap()));
+    match std::env::var("CLIQUET_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let settings = kinto::settings(
+                None,
+                env(&[
+                    ("storage_backend", "postgresql"),
+                    ("permission_backend", "postgresql"),
+                    ("cache_backend", "postgresql"),
+                    ("storage_url", &url),
+                    ("migrate_on_start", "true"),
+                ]),
+            )
+            .unwrap();
+            apps.push(("postgresql", kinto::service(settings).await.unwrap()));
+        }
+        _ => eprintln!("CLIQUET_TEST_POSTGRES_URL is not set: PostgreSQL skipped"),
+    }
+    apps
+}
+
+/// A fresh bucket name, so that runs on a shared database stay apart.
+fn fresh() -> String {
+    format!("b{}", uuid::Uuid::new_v4().simple())
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    user: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(user) = user {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:secret"));
+        builder = builder.header("authorization", format!("Basic {token}"));
+    }
+    let request = match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+async fn user_id(app: &App, user: &str) -> String {
+    let hello = call(app, "GET", "/v1/", Some(user), None).await;
+    hello.body["user"]["id"].as_str().unwrap().to_owned()
+}
+
+#[track_caller]
+fn expect(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+}
+
+fn articles_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "file": {"type": "object", "properties": {"size": {"type": "number"}}},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        },
+        "required": ["title"],
+        "additionalProperties": false
+    })
+}
+
+#[tokio::test]
+async fn records_follow_their_collection_schema() {
+    for (backend, app) in apps(&[("experimental_collection_schema_validation", "true")]).await {
+        eprintln!("on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert!(hello.body["capabilities"]["schema"]["description"].is_string());
+        let b = fresh();
+        let bucket = format!("/v1/buckets/{b}");
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        let collection = format!("{bucket}/collections/articles");
+        // The stored schema must be a schema.
+        let bad = call(
+            &app,
+            "PUT",
+            &collection,
+            Some("alice"),
+            Some(json!({"data": {"schema": {"type": "Washmachine"}}})),
+        )
+        .await;
+        expect(&bad, 400);
+        assert_eq!(bad.body["errno"], 107);
+        assert_eq!(bad.body["details"][0]["name"], "data.schema");
+        let bad = call(
+            &app,
+            "PUT",
+            &collection,
+            Some("alice"),
+            Some(json!({"data": {"cache_expires": "abc"}})),
+        )
+        .await;
+        assert_eq!(bad.body["details"][0]["name"], "data.cache_expires");
+        let created = call(
+            &app,
+            "PUT",
+            &collection,
+            Some("alice"),
+            Some(json!({"data": {"schema": articles_schema()}})),
+        )
+        .await;
+        expect(&created, 201);
+        let version = created.body["data"]["last_modified"].clone();
+        let records = format!("{collection}/records");
+
+        let missing = call(
+            &app,
+            "POST",
+            &records,
+            Some("alice"),
+            Some(json!({"data": {}})),
+        )
+        .await;
+        expect(&missing, 400);
+        assert_eq!(missing.body["errno"], 107);
+        assert_eq!(missing.body["error"], "Invalid parameters");
+        assert_eq!(missing.body["details"][0]["location"], "body");
+        assert_eq!(missing.body["details"][0]["name"], "title");
+        let nested = call(
+            &app,
+            "POST",
+            &records,
+            Some("alice"),
+            Some(json!({"data": {"title": "x", "file": {"size": "hi"}}})),
+        )
+        .await;
+        assert_eq!(nested.body["details"][0]["name"], "size");
+        assert!(
+            nested.body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("size in body: ")
+        );
+        let extra = call(
+            &app,
+            "POST",
+            &records,
+            Some("alice"),
+            Some(json!({"data": {"title": "x", "extra": 1}})),
+        )
+        .await;
+        assert_eq!(extra.body["details"][0]["name"], "additionalProperties");
+        let item = call(
+            &app,
+            "POST",
+            &records,
+            Some("alice"),
+            Some(json!({"data": {"title": "x", "tags": [1]}})),
+        )
+        .await;
+        assert_eq!(item.body["details"][0]["name"], json!(0));
+
+        // Valid records get the schema version; a client's value is replaced.
+        let ok = call(
+            &app,
+            "PUT",
+            &format!("{records}/r1"),
+            Some("alice"),
+            Some(json!({"data": {"title": "x", "schema": 1}})),
+        )
+        .await;
+        expect(&ok, 201);
+        assert_eq!(ok.body["data"]["schema"], version);
+        // PATCH validates the merged record.
+        let patched = call(
+            &app,
+            "PATCH",
+            &format!("{records}/r1"),
+            Some("alice"),
+            Some(json!({"data": {"title": 3}})),
+        )
+        .await;
+        expect(&patched, 400);
+        let patched = call(
+            &app,
+            "PATCH",
+            &format!("{records}/r1"),
+            Some("alice"),
+            Some(json!({"data": {"tags": ["a"]}})),
+        )
+        .await;
+        expect(&patched, 200);
+        // Inside a batch too; the failing subrequest is answered 400.
+        let batch = call(
+            &app,
+            "POST",
+            "/v1/batch",
+            Some("alice"),
+            Some(json!({"requests": [
+                {"method": "POST", "path": format!("/buckets/{b}/collections/articles/records"),
+                 "body": {"data": {"nope": true}}}
+            ]})),
+        )
+        .await;
+        expect(&batch, 200);
+        assert_eq!(batch.body["responses"][0]["status"], 400);
+
+        // The bucket's record:schema applies as well.
+        let bucket_schema = call(
+            &app,
+            "PATCH",
+            &bucket,
+            Some("alice"),
+            Some(json!({"data": {"record:schema": {"type": "object", "required": ["lang"]}}})),
+        )
+        .await;
+        expect(&bucket_schema, 200);
+        let no_lang = call(
+            &app,
+            "POST",
+            &records,
+            Some("alice"),
+            Some(json!({"data": {"title": "y"}})),
+        )
+        .await;
+        assert_eq!(no_lang.body["details"][0]["name"], "lang");
+        // And collection:schema to collections.
+        let meta = call(
+            &app,
+            "PATCH",
+            &bucket,
+            Some("alice"),
+            Some(json!({"data": {"collection:schema": {"type": "object", "required": ["owner"]}}})),
+        )
+        .await;
+        expect(&meta, 200);
+        let coll = call(
+            &app,
+            "POST",
+            &format!("{bucket}/collections"),
+            Some("alice"),
+            Some(json!({"data": {}})),
+        )
+        .await;
+        expect(&coll, 400);
+        assert_eq!(coll.body["details"][0]["name"], "owner");
+        // Absurd schemas are refused, never a 500.
+        let dangling = call(&app, "PUT", &format!("{bucket}/collections/refs"), Some("alice"),
+            Some(json!({"data": {"owner": "a", "schema": {"properties": {"t": {"$ref": "#/definitions/nope"}}}}}))).await;
+        expect(&dangling, 201);
+        let blocked = call(
+            &app,
+            "POST",
+            &format!("{bucket}/collections/refs/records"),
+            Some("alice"),
+            Some(json!({"data": {"lang": "fr", "t": 1}})),
+        )
+        .await;
+        expect(&blocked, 400);
+        assert_eq!(blocked.body["details"][0]["name"], "schema");
+        let nest = |levels: usize| {
+            let mut deep = json!({"type": "object"});
+            for _ in 0..levels {
+                deep = json!({"type": "object", "properties": {"a": deep}});
+            }
+            deep
+        };
+        let too_deep = call(
+            &app,
+            "PUT",
+            &format!("{bucket}/collections/deep"),
+            Some("alice"),
+            Some(json!({"data": {"owner": "a", "schema": nest(40)}})),
+        )
+        .await;
+        expect(&too_deep, 400);
+        let deep = nest(20);
+        let deep_reply = call(
+            &app,
+            "PUT",
+            &format!("{bucket}/collections/deep"),
+            Some("alice"),
+            Some(json!({"data": {"owner": "a", "schema": deep}})),
+        )
+        .await;
+        expect(&deep_reply, 201);
+        let record = call(
+            &app,
+            "POST",
+            &format!("{bucket}/collections/deep/records"),
+            Some("alice"),
+            Some(json!({"data": {"lang": "fr", "a": 1}})),
+        )
+        .await;
+        expect(&record, 400);
+        let looping = call(
+            &app,
+            "PUT",
+            &format!("{bucket}/collections/loop"),
+            Some("alice"),
+            Some(json!({"data": {"owner": "a", "schema": {"properties": {"a": {"$ref": "#"}}}}})),
+        )
+        .await;
+        expect(&looping, 201);
+        let record = call(
+            &app,
+            "POST",
+            &format!("{bucket}/collections/loop/records"),
+            Some("alice"),
+            Some(json!({"data": {"lang": "fr", "a": {"a": {"a": 1}}}})),
+        )
+        .await;
+        expect(&record, 201);
+    }
+}
+
+#[tokio::test]
+async fn schemas_are_checked_but_not_applied_when_validation_is_off() {
+    for (backend, app) in apps(&[]).await {
+        eprintln!("on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert!(hello.body["capabilities"].get("schema").is_none());
+        let b = fresh();
+        let bucket = format!("/v1/buckets/{b}");
+        let bad = call(
+            &app,
+            "PUT",
+            &bucket,
+            Some("alice"),
+            Some(json!({"data": {"collection:schema": {"type": "Washmachine"}}})),
+        )
+        .await;
+        expect(&bad, 400);
+        assert_eq!(bad.body["details"][0]["name"], "data.collection:schema");
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        let collection = format!("{bucket}/collections/c");
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &collection,
+                Some("alice"),
+                Some(json!({"data": {"schema": articles_schema()}})),
+            )
+            .await,
+            201,
+        );
+        let record = call(
+            &app,
+            "POST",
+            &format!("{collection}/records"),
+            Some("alice"),
+            Some(json!({"data": {"schema": "mine"}})),
+        )
+        .await;
+        expect(&record, 201);
+        assert_eq!(record.body["data"]["schema"], "mine");
+        // Without validation, a collection's bucket need not exist.
+        let orphan = call(
+            &app,
+            "PUT",
+            &format!("/v1/buckets/{}/collections/c", fresh()),
+            Some("alice"),
+            Some(json!({"data": {}})),
+        )
+        .await;
+        assert_ne!(orphan.status, 404, "{}", orphan.body);
+        let _ = user_id(&app, "alice").await;
+        let _ = &record.headers;
+    }
+}
