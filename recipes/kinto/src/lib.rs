@@ -52,6 +52,7 @@ use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
 pub mod compose;
+pub mod history;
 pub mod hooks;
 pub mod ids;
 pub mod permissions;
@@ -81,6 +82,21 @@ pub struct KintoSettings {
     pub experimental_permissions_endpoint: bool,
     /// Records validated against their collection's JSON schema.
     pub experimental_collection_schema_validation: bool,
+    /// `history.auto_trim_max_count` (read by [`history::HistorySettings`]).
+    #[serde(rename = "history.auto_trim_max_count")]
+    pub history_auto_trim_max_count: serde_json::Value,
+    /// `history.auto_trim_threshold`.
+    #[serde(rename = "history.auto_trim_threshold")]
+    pub history_auto_trim_threshold: serde_json::Value,
+    /// `history.auto_trim_user_ids`.
+    #[serde(rename = "history.auto_trim_user_ids")]
+    pub history_auto_trim_user_ids: serde_json::Value,
+    /// `history.exclude_resources`.
+    #[serde(rename = "history.exclude_resources")]
+    pub history_exclude_resources: serde_json::Value,
+    /// `history.exclude_user_ids`.
+    #[serde(rename = "history.exclude_user_ids")]
+    pub history_exclude_user_ids: serde_json::Value,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -157,7 +173,15 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
     let grants = Grants::from_settings(&settings.raw);
     let plugins = Plugins::from_settings(settings);
     let schemas = |target| SchemaHooks::new(target, plugins.schema_validation);
-    vec![
+    let history = plugins
+        .history
+        .then(|| std::sync::Arc::new(history::HistorySettings::from_settings(settings)));
+    let tracked = |name| {
+        history
+            .clone()
+            .map(|history| history::HistoryHooks::new(name, history))
+    };
+    let mut resources = vec![
         resource(
             settings,
             &grants,
@@ -165,7 +189,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets",
             "",
             &["read", "write", "collection:create", "group:create"],
-            Chain::new(BucketHooks).then(schemas(Target::Bucket)),
+            Chain::new(BucketHooks)
+                .then(schemas(Target::Bucket))
+                .then_some(tracked("bucket")),
         ),
         resource(
             settings,
@@ -174,7 +200,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections",
             "/buckets/{bucket_id}",
             &["read", "write", "record:create"],
-            Chain::new(CollectionHooks).then(schemas(Target::Collection)),
+            Chain::new(CollectionHooks)
+                .then(schemas(Target::Collection))
+                .then_some(tracked("collection")),
         ),
         resource(
             settings,
@@ -183,7 +211,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/groups",
             "/buckets/{bucket_id}",
             &["read", "write"],
-            Chain::new(GroupHooks).then(schemas(Target::Group)),
+            Chain::new(GroupHooks)
+                .then(schemas(Target::Group))
+                .then_some(tracked("group")),
         ),
         resource(
             settings,
@@ -192,9 +222,15 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections/{collection_id}/records",
             "/buckets/{bucket_id}/collections/{collection_id}",
             &["read", "write"],
-            Chain::new(RecordHooks::new(grants.clone())).then(schemas(Target::Record)),
+            Chain::new(RecordHooks::new(grants.clone()))
+                .then(schemas(Target::Record))
+                .then_some(tracked("record")),
         ),
-    ]
+    ];
+    if let Some(history) = &history {
+        resources.push(history::resource(settings, history));
+    }
+    resources
 }
 
 /// Assembles the service on `backends`: the four resources under `/v1`,
@@ -209,6 +245,10 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
     let scope = TransactionScope::new(backends.storage.clone());
     let plugins = Plugins::from_settings(&settings);
     let mut cliquet = Cliquet::with_backends(settings, backends, cliquet_heartbeat::build_info!());
+    if plugins.history {
+        let history = history::HistorySettings::from_settings(&cliquet.settings);
+        history::register_capability(&mut cliquet.capabilities, &history);
+    }
     if plugins.schema_validation {
         schema::register_capability(&mut cliquet.capabilities);
     }

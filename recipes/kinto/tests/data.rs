@@ -405,3 +405,364 @@ async fn schemas_are_checked_but_not_applied_when_validation_is_off() {
         let _ = &record.headers;
     }
 }
+
+fn entries(reply: &Reply) -> Vec<Value> {
+    reply.body["data"].as_array().cloned().unwrap_or_default()
+}
+
+fn summary(entries: &[Value]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["resource_name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_records_every_change() {
+    let b = fresh();
+    let quiet = format!("/buckets/{b}/collections/quiet");
+    for (backend, app) in apps(&[
+        ("includes", "kinto.plugins.history"),
+        ("history_exclude_resources", &quiet),
+    ])
+    .await
+    {
+        eprintln!("on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert_eq!(
+            hello.body["capabilities"]["history"]["excluded_resources"],
+            json!([{"bucket": b, "collection": "quiet"}])
+        );
+        let alice = user_id(&app, "alice").await;
+        let bob = user_id(&app, "bob").await;
+        let bucket = format!("/v1/buckets/{b}");
+        let history = format!("{bucket}/history");
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{bucket}/collections/c"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            201,
+        );
+        let records = format!("{bucket}/collections/c/records");
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{records}/r1"),
+                Some("alice"),
+                Some(json!({"data": {"n": 1}})),
+            )
+            .await,
+            201,
+        );
+        expect(
+            &call(
+                &app,
+                "PATCH",
+                &format!("{records}/r1"),
+                Some("alice"),
+                Some(json!({"data": {"n": 2}, "permissions": {"read": [bob]}})),
+            )
+            .await,
+            200,
+        );
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{records}/r2"),
+                Some("alice"),
+                Some(json!({"data": {"n": 3}})),
+            )
+            .await,
+            201,
+        );
+        expect(
+            &call(
+                &app,
+                "DELETE",
+                &format!("{records}/r2"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            200,
+        );
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{bucket}/groups/g"),
+                Some("alice"),
+                Some(json!({"data": {"members": []}})),
+            )
+            .await,
+            201,
+        );
+        // Excluded, and a batch that fails records nothing.
+        expect(
+            &call(&app, "PUT", &format!("/v1{quiet}"), Some("alice"), None).await,
+            201,
+        );
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("/v1{quiet}/records/x"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            201,
+        );
+
+        let all = call(&app, "GET", &history, Some("alice"), None).await;
+        expect(&all, 200);
+        let list = entries(&all);
+        let pairs: Vec<(&str, &str)> = summary(&list)
+            .iter()
+            .map(|(a, r)| (a.clone().leak() as &str, r.clone().leak() as &str))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("create", "group"),
+                ("delete", "record"),
+                ("create", "record"),
+                ("update", "record"),
+                ("create", "record"),
+                ("create", "collection"),
+                ("create", "bucket"),
+            ]
+        );
+        let updated = &list[3];
+        assert_eq!(
+            updated["uri"],
+            format!("/buckets/{b}/collections/c/records/r1")
+        );
+        assert_eq!(updated["user_id"], alice);
+        assert_eq!(updated["collection_id"], "c");
+        assert_eq!(updated["record_id"], "r1");
+        assert!(updated.get("bucket_id").is_none());
+        assert_eq!(updated["target"]["data"]["n"], 2);
+        assert_eq!(updated["target"]["permissions"]["read"], json!([bob]));
+        assert!(updated["date"].as_str().unwrap().ends_with("+00:00"));
+        assert_eq!(list[1]["target"]["data"]["deleted"], true);
+        assert_eq!(list[1]["target"]["permissions"], json!({}));
+        assert_eq!(list[6]["bucket_id"], b);
+
+        // Filters, closed to the entry fields.
+        let records_only = call(
+            &app,
+            "GET",
+            &format!("{history}?resource_name=record"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(entries(&records_only).len(), 4);
+        let by_uri = call(
+            &app,
+            "GET",
+            &format!("{history}?uri=/buckets/{b}/collections/c"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            summary(&entries(&by_uri)),
+            [("create".to_owned(), "collection".to_owned())]
+        );
+        let in_c = call(
+            &app,
+            "GET",
+            &format!("{history}?collection_id=c&action=create"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(entries(&in_c).len(), 3);
+        let since = list[2]["last_modified"].as_i64().unwrap();
+        let newer = call(
+            &app,
+            "GET",
+            &format!("{history}?_since={since}"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(entries(&newer).len(), 2);
+        let unknown = call(
+            &app,
+            "GET",
+            &format!("{history}?foo=1"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        expect(&unknown, 400);
+        let dotted = call(
+            &app,
+            "GET",
+            &format!("{history}?target.data.id=r1"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(entries(&dotted).len(), 2);
+
+        // Bob reads the record: he sees the entries written since.
+        let bobs = call(&app, "GET", &history, Some("bob"), None).await;
+        expect(&bobs, 200);
+        let uris: Vec<&str> = entries(&bobs)
+            .iter()
+            .map(|e| e["uri"].as_str().unwrap())
+            .map(|u| u.to_owned().leak() as &str)
+            .collect();
+        assert_eq!(uris, [format!("/buckets/{b}/collections/c/records/r1")]);
+        let carol = call(&app, "GET", &history, Some("carol"), None).await;
+        expect(&carol, 403);
+        let anonymous = call(&app, "GET", &history, None, None).await;
+        expect(&anonymous, 401);
+
+        // No object endpoint, no writes.
+        let id = list[0]["id"].as_str().unwrap();
+        expect(
+            &call(&app, "GET", &format!("{history}/{id}"), Some("alice"), None).await,
+            404,
+        );
+        expect(
+            &call(
+                &app,
+                "POST",
+                &history,
+                Some("alice"),
+                Some(json!({"data": {}})),
+            )
+            .await,
+            405,
+        );
+
+        // Deleting entries, then the bucket with what is left.
+        let deleted = call(
+            &app,
+            "DELETE",
+            &format!("{history}?resource_name=group"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        expect(&deleted, 200);
+        let after = call(&app, "GET", &history, Some("alice"), None).await;
+        assert_eq!(entries(&after).len(), 6);
+        expect(
+            &call(&app, "DELETE", &bucket, Some("alice"), None).await,
+            200,
+        );
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        let fresh_history = call(&app, "GET", &history, Some("alice"), None).await;
+        assert_eq!(
+            summary(&entries(&fresh_history)),
+            [("create".to_owned(), "bucket".to_owned())]
+        );
+        expect(
+            &call(&app, "DELETE", &bucket, Some("alice"), None).await,
+            200,
+        );
+    }
+}
+
+#[tokio::test]
+async fn history_is_trimmed_and_off_by_default() {
+    for (backend, app) in apps(&[]).await {
+        eprintln!("on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert!(hello.body["capabilities"].get("history").is_none());
+        let bucket = format!("/v1/buckets/{}", fresh());
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        expect(
+            &call(
+                &app,
+                "GET",
+                &format!("{bucket}/history"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            404,
+        );
+    }
+    for (backend, app) in apps(&[
+        ("includes", "history"),
+        ("history_auto_trim_max_count", "2"),
+        ("history_auto_trim_threshold", "1"),
+        ("history_exclude_user_ids", "basicauth:nobody"),
+    ])
+    .await
+    {
+        eprintln!("trimming on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert_eq!(
+            hello.body["capabilities"]["history"]["auto_trim_max_count"],
+            2
+        );
+        let bucket = format!("/v1/buckets/{}", fresh());
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{bucket}/collections/c"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            201,
+        );
+        let mut counts = Vec::new();
+        for n in 0..5 {
+            expect(
+                &call(
+                    &app,
+                    "PUT",
+                    &format!("{bucket}/collections/c/records/r{n}"),
+                    Some("alice"),
+                    None,
+                )
+                .await,
+                201,
+            );
+            let list = call(
+                &app,
+                "GET",
+                &format!("{bucket}/history?resource_name=record"),
+                Some("alice"),
+                None,
+            )
+            .await;
+            counts.push(entries(&list).len());
+        }
+        // Up to max + threshold, then back to max.
+        assert_eq!(counts, [1, 2, 3, 2, 3]);
+        let others = call(
+            &app,
+            "GET",
+            &format!("{bucket}/history?resource_name=collection"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(entries(&others).len(), 1);
+    }
+}
