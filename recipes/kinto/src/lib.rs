@@ -35,8 +35,11 @@
 //! # });
 //! ```
 //!
-//! Not implemented yet: the accounts, default bucket, history, flush and
-//! permissions-endpoint plugins, collection JSON schemas, `/__metrics__`.
+//! Collection JSON schemas ([`schema`]), record cache headers ([`cache`])
+//! and the history plugin ([`history`]) follow the settings.
+//!
+//! Not implemented yet: the accounts, default bucket, flush and
+//! permissions-endpoint plugins, `/__metrics__`.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -51,6 +54,7 @@ use http::{Request, Response};
 use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
+pub mod cache;
 pub mod compose;
 pub mod history;
 pub mod hooks;
@@ -155,6 +159,7 @@ fn resource(
         .access(grants.access(name))
         .permissions(permissions.iter().copied())
         .hooks(hooks)
+        .explicit_permissions(settings.core.explicit_permissions)
         .paginate_by(settings.core.paginate_by.map(|n| n as usize))
         .max_fetch_size(settings.core.storage_max_fetch_size as usize)
         .delete_token_ttl(std::time::Duration::from_secs(
@@ -223,6 +228,7 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections/{collection_id}",
             &["read", "write"],
             Chain::new(RecordHooks::new(grants.clone()))
+                .then(cache::RecordCache::from_settings(settings))
                 .then(schemas(Target::Record))
                 .then_some(tracked("record")),
         ),

@@ -766,3 +766,215 @@ async fn history_is_trimmed_and_off_by_default() {
         assert_eq!(entries(&others).len(), 1);
     }
 }
+
+async fn anonymous_cache(app: &App, path: &str) -> (Option<String>, bool, Option<String>) {
+    let reply = call(app, "GET", path, None, None).await;
+    assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    (
+        header("cache-control"),
+        header("expires").is_some(),
+        header("pragma"),
+    )
+}
+
+#[track_caller]
+fn expect_written(reply: &Reply) {
+    assert!(matches!(reply.status, 200 | 201), "{}", reply.body);
+}
+
+/// The bucket `b` and a fresh one, world-readable, with collections of
+/// various `cache_expires` and one record each.
+async fn setup(app: &App, b: &str) -> (String, String) {
+    let bucket = format!("/v1/buckets/{b}");
+    expect_written(
+        &call(
+            app,
+            "PUT",
+            &bucket,
+            Some("alice"),
+            Some(json!({"permissions": {"read": ["system.Everyone"]}})),
+        )
+        .await,
+    );
+    let other = fresh();
+    let other_bucket = format!("/v1/buckets/{other}");
+    expect_written(
+        &call(
+            app,
+            "PUT",
+            &other_bucket,
+            Some("alice"),
+            Some(json!({"permissions": {"read": ["system.Everyone"]}})),
+        )
+        .await,
+    );
+    for (bucket, cid, cache_expires) in [
+        (&bucket, "c60", Some(60)),
+        (&bucket, "c0", Some(0)),
+        (&bucket, "c2", None),
+        (&other_bucket, "c0", Some(0)),
+        (&other_bucket, "c3600", Some(3600)),
+        (&other_bucket, "none", None),
+    ] {
+        let data = match cache_expires {
+            Some(n) => json!({"cache_expires": n}),
+            None => json!({}),
+        };
+        expect_written(
+            &call(
+                app,
+                "PUT",
+                &format!("{bucket}/collections/{cid}"),
+                Some("alice"),
+                Some(json!({"data": data})),
+            )
+            .await,
+        );
+        expect_written(
+            &call(
+                app,
+                "PUT",
+                &format!("{bucket}/collections/{cid}/records/r"),
+                Some("alice"),
+                Some(json!({"data": {}})),
+            )
+            .await,
+        );
+    }
+    (bucket, other_bucket)
+}
+
+#[tokio::test]
+async fn record_reads_get_cache_headers() {
+    let b = fresh();
+    let bucket_setting = format!("{b}.record_cache_expires_seconds");
+    let legacy_setting = format!("{b}_c2_record_cache_expires_seconds");
+    let plain = apps(&[]).await;
+    let configured = apps(&[
+        ("record_cache_expires_seconds", "10"),
+        (&bucket_setting, "5"),
+        (&legacy_setting, "7"),
+    ])
+    .await;
+    for ((backend, app), (_, tuned)) in plain.into_iter().zip(configured) {
+        eprintln!("on {backend}");
+        let (bucket, other_bucket) = setup(&app, &b).await;
+        let other_tuned = setup(&tuned, &b).await.1;
+        let records = |bucket: &str, cid: &str| format!("{bucket}/collections/{cid}/records");
+        // The collection alone.
+        let (control, expires, _) = anonymous_cache(&app, &records(&bucket, "c60")).await;
+        assert_eq!((control.as_deref(), expires), (Some("max-age=60"), true));
+        let (control, _, _) =
+            anonymous_cache(&app, &format!("{}/r", records(&bucket, "c60"))).await;
+        assert_eq!(control.as_deref(), Some("max-age=60"));
+        let (control, expires, pragma) = anonymous_cache(&app, &records(&bucket, "c0")).await;
+        assert_eq!(
+            control.as_deref(),
+            Some("max-age=0, must-revalidate, no-cache, no-store")
+        );
+        assert!(expires);
+        assert_eq!(pragma.as_deref(), Some("no-cache"));
+        let (control, expires, _) = anonymous_cache(&app, &records(&other_bucket, "none")).await;
+        assert_eq!(
+            (control.as_deref(), expires),
+            (Some("no-cache, no-store"), false)
+        );
+        // Authenticated reads are never cached.
+        let alice = call(&app, "GET", &records(&bucket, "c60"), Some("alice"), None).await;
+        assert_eq!(alice.headers["cache-control"], "no-cache, no-store");
+        assert!(alice.headers.get("expires").is_none());
+        // Collection objects themselves are not concerned.
+        let meta = call(
+            &app,
+            "GET",
+            &format!("{bucket}/collections/c60"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(meta.headers["cache-control"], "no-cache, no-store");
+
+        // With settings: the collection raises, never lowers.
+        let (control, _, _) = anonymous_cache(&tuned, &records(&other_tuned, "c0")).await;
+        assert_eq!(control.as_deref(), Some("max-age=10"));
+        let (control, _, _) = anonymous_cache(&tuned, &records(&other_tuned, "c3600")).await;
+        assert_eq!(control.as_deref(), Some("max-age=3600"));
+        let (control, _, _) = anonymous_cache(&tuned, &records(&bucket, "c2")).await;
+        assert_eq!(control.as_deref(), Some("max-age=5"));
+        let (control, _, _) = anonymous_cache(&tuned, &records(&bucket, "c60")).await;
+        assert_eq!(control.as_deref(), Some("max-age=60"));
+    }
+}
+
+#[tokio::test]
+async fn writers_are_not_added_without_explicit_permissions() {
+    for (backend, app) in apps(&[
+        ("explicit_permissions", "false"),
+        ("includes", "kinto.plugins.history"),
+        ("bucket_read_principals", "basicauth:nobody"),
+    ])
+    .await
+    {
+        eprintln!("on {backend}");
+        let hello = call(&app, "GET", "/v1/", None, None).await;
+        assert_eq!(hello.body["settings"]["explicit_permissions"], false);
+        let bob = user_id(&app, "bob").await;
+        let bucket = format!("/v1/buckets/{}", fresh());
+        let created = call(&app, "PUT", &bucket, Some("alice"), None).await;
+        expect(&created, 201);
+        assert_eq!(created.body["permissions"], json!({}));
+        // Alice did not list herself: she cannot even read it.
+        expect(&call(&app, "GET", &bucket, Some("alice"), None).await, 403);
+        // What is sent is what is stored.
+        let shared = format!("/v1/buckets/{}", fresh());
+        let created = call(
+            &app,
+            "PUT",
+            &shared,
+            Some("alice"),
+            Some(json!({"permissions": {"write": [bob]}})),
+        )
+        .await;
+        assert_eq!(created.body["permissions"], json!({"write": [bob]}));
+        let collection = call(
+            &app,
+            "PUT",
+            &format!("{shared}/collections/c"),
+            Some("bob"),
+            None,
+        )
+        .await;
+        expect(&collection, 201);
+        assert_eq!(collection.body["permissions"], json!({}));
+        let patched = call(
+            &app,
+            "PATCH",
+            &shared,
+            Some("bob"),
+            Some(json!({"data": {"x": 1}})),
+        )
+        .await;
+        assert_eq!(patched.body["permissions"], json!({"write": [bob]}));
+        // History entries get no ACL of their own: bucket writers see them.
+        let history = call(&app, "GET", &format!("{shared}/history"), Some("bob"), None).await;
+        expect(&history, 200);
+        assert_eq!(entries(&history).len(), 3);
+        expect(
+            &call(
+                &app,
+                "GET",
+                &format!("{shared}/history"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            403,
+        );
+    }
+}
