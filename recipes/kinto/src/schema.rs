@@ -446,3 +446,79 @@ mod tests {
         assert!(check_schema_field("schema", &json!({})).is_ok());
     }
 }
+
+#[cfg(test)]
+mod absurd {
+    use super::*;
+
+    /// Schemas that stress the validator: each either validates quickly
+    /// or is refused with a 400, never a panic or a hang.
+    #[test]
+    fn absurd_schemas_end_in_a_400_or_a_verdict() {
+        let long = "a".repeat(5000) + "!";
+        let cases = [
+            (
+                json!({"properties": {"s": {"pattern": "^(a+)+$"}}}),
+                json!({"s": long}),
+            ),
+            (
+                json!({"properties": {"s": {"pattern": "(?<=a)b\\1"}}}),
+                json!({"s": "ab"}),
+            ),
+            (
+                json!({"properties": {"s": {"pattern": "a{1000}{1000}{1000}"}}}),
+                json!({"s": "a"}),
+            ),
+            (
+                json!({"properties": {"s": {"pattern": "("}}}),
+                json!({"s": "a"}),
+            ),
+            (
+                json!({"properties": {"n": {"multipleOf": 1e-308}}}),
+                json!({"n": 1e308}),
+            ),
+            (
+                json!({"properties": {"n": {"minimum": 1e308, "maximum": -1e308}}}),
+                json!({"n": 1}),
+            ),
+            (
+                json!({"properties": {"s": {"minLength": u64::MAX}}}),
+                json!({"s": "a"}),
+            ),
+            (
+                json!({"properties": {"a": {"uniqueItems": true}}}),
+                json!({"a": (0..2000).collect::<Vec<_>>()}),
+            ),
+            (json!({"$ref": "#"}), json!({"a": 1})),
+            (
+                json!({"$defs": {"x": {"$ref": "#/$defs/y"}, "y": {"$ref": "#/$defs/x"}}, "$ref": "#/$defs/x"}),
+                json!({}),
+            ),
+            (
+                json!({"$schema": "http://example.com/unknown-draft"}),
+                json!({}),
+            ),
+            (
+                json!({"format": "email", "properties": {"e": {"format": "regex"}}}),
+                json!({"e": "(("}),
+            ),
+            (
+                json!({"allOf": [{"anyOf": [{"oneOf": [{"not": {"not": {}}}]}]}]}),
+                json!({}),
+            ),
+            (
+                json!({"properties": {"x": {"$ref": "file:///etc/passwd"}}}),
+                json!({"x": 1}),
+            ),
+        ];
+        let validators = Validators::default();
+        for (schema, data) in cases {
+            let started = std::time::Instant::now();
+            let result = validators.validate(&schema, Some("r"), data.as_object().unwrap());
+            if let Err(error) = &result {
+                assert_eq!(error.code(), 400, "{schema}");
+            }
+            assert!(started.elapsed().as_secs() < 5, "{schema} took too long");
+        }
+    }
+}
