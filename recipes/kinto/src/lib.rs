@@ -247,6 +247,11 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
         .fold(Router::new(), |router, resource| {
             router.merge(resource.router(backends.clone()))
         });
+    let api = if Plugins::from_settings(&settings).history {
+        api.merge(history::snapshot_router(backends.clone()))
+    } else {
+        api
+    };
     let routes = Router::new().nest("/v1", api);
     let scope = TransactionScope::new(backends.storage.clone());
     let plugins = Plugins::from_settings(&settings);

@@ -968,3 +968,116 @@ async fn writers_are_not_added_without_explicit_permissions() {
         );
     }
 }
+
+#[tokio::test]
+async fn history_snapshots_rebuild_a_collection() {
+    for (backend, app) in apps(&[("includes", "kinto.plugins.history")]).await {
+        eprintln!("on {backend}");
+        let b = fresh();
+        let bucket = format!("/v1/buckets/{b}");
+        expect(&call(&app, "PUT", &bucket, Some("alice"), None).await, 201);
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{bucket}/collections/c"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            201,
+        );
+        let records = format!("{bucket}/collections/c/records");
+        for id in ["r1", "r2", "r3"] {
+            expect(
+                &call(
+                    &app,
+                    "PUT",
+                    &format!("{records}/{id}"),
+                    Some("alice"),
+                    Some(json!({"data": {"n": 1}})),
+                )
+                .await,
+                201,
+            );
+        }
+        let at = call(&app, "GET", &format!("{records}/r3"), Some("alice"), None).await;
+        let at = at.body["data"]["last_modified"].as_i64().unwrap();
+        expect(
+            &call(
+                &app,
+                "PATCH",
+                &format!("{records}/r1"),
+                Some("alice"),
+                Some(json!({"data": {"n": 2}})),
+            )
+            .await,
+            200,
+        );
+        expect(
+            &call(
+                &app,
+                "DELETE",
+                &format!("{records}/r2"),
+                Some("alice"),
+                None,
+            )
+            .await,
+            200,
+        );
+        expect(
+            &call(
+                &app,
+                "PUT",
+                &format!("{records}/r4"),
+                Some("alice"),
+                Some(json!({"data": {"n": 1}})),
+            )
+            .await,
+            201,
+        );
+
+        let snapshot = format!("{bucket}/snapshot/collections/c@{at}");
+        let then = call(&app, "GET", &snapshot, Some("alice"), None).await;
+        expect(&then, 200);
+        let ids: Vec<&str> = then.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["r3", "r2", "r1"]);
+        assert_eq!(then.body["data"][2]["n"], 1);
+        let now = call(
+            &app,
+            "GET",
+            &format!("{bucket}/snapshot/collections/c@{}", at + 1_000_000),
+            Some("alice"),
+            None,
+        )
+        .await;
+        let ids: Vec<&str> = now.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["r4", "r1", "r3"]);
+
+        let bad = call(
+            &app,
+            "GET",
+            &format!("{bucket}/snapshot/collections/c@-1"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        expect(&bad, 400);
+        assert_eq!(
+            bad.body["details"][0]["description"],
+            "Invalid timestamp '-1'"
+        );
+        expect(&call(&app, "GET", &snapshot, Some("bob"), None).await, 403);
+        expect(&call(&app, "GET", &snapshot, None, None).await, 401);
+    }
+}
