@@ -306,6 +306,17 @@ impl ResourceBuilder {
         self
     }
 
+    /// Root fields holding text: a filter value that looks like a number
+    /// (`?record_id=2`) is compared as text on them.
+    pub fn text_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.parse_options.text_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The `storage_max_fetch_size` setting (default 10,000).
     pub fn max_fetch_size(mut self, max_fetch_size: usize) -> Self {
         self.config.parse_options.max_fetch_size = max_fetch_size;

@@ -22,11 +22,9 @@
 //!
 //! Objects removed by a cascade get no entry; deleting a bucket removes its
 //! whole history (the cascade of [`BucketHooks`](crate::hooks::BucketHooks)).
-//! [`snapshot_router`] serves the collection snapshots. Not implemented:
-//! filters
-//! compare `bucket_id`/`collection_id`/`record_id` with the querystring's
-//! typed values (`?record_id=2` looks for the number 2, where Kinto
-//! compares strings).
+//! [`snapshot_router`] serves the collection snapshots. Filters on
+//! `bucket_id`, `collection_id`, `group_id` and `record_id` compare text,
+//! as Kinto does (`?record_id=2` finds the record `2`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -208,6 +206,7 @@ pub fn resource(settings: &crate::Settings, history: &HistorySettings) -> Resour
         .parent_id("/buckets/{bucket_id}")
         .access(Access::shared(history_tree).grant("read", history.read_principals.iter().cloned()))
         .schema(Schema::any().known_fields(FIELDS).preserve_unknown(false))
+        .text_fields(["bucket_id", "collection_id", "group_id", "record_id"])
         .ids(Uuid4)
         .paginate_by(settings.core.paginate_by.map(|n| n as usize))
         .max_fetch_size(settings.core.storage_max_fetch_size as usize)

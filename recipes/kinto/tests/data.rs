@@ -616,6 +616,21 @@ async fn history_records_every_change() {
         .await;
         assert_eq!(entries(&dotted).len(), 2);
 
+        // Ids that look like numbers are compared as text.
+        expect(
+            &call(&app, "PUT", &format!("{records}/2"), Some("alice"), None).await,
+            201,
+        );
+        let numeric = call(
+            &app,
+            "GET",
+            &format!("{history}?record_id=2"),
+            Some("alice"),
+            None,
+        )
+        .await;
+        assert_eq!(summary(&entries(&numeric)), ["create record"]);
+
         // Bob reads the record: he sees the entries written since.
         let bobs = call(&app, "GET", &history, Some("bob"), None).await;
         expect(&bobs, 200);
@@ -658,7 +673,7 @@ async fn history_records_every_change() {
         .await;
         expect(&deleted, 200);
         let after = call(&app, "GET", &history, Some("alice"), None).await;
-        assert_eq!(entries(&after).len(), 6);
+        assert_eq!(entries(&after).len(), 7);
         expect(
             &call(&app, "DELETE", &bucket, Some("alice"), None).await,
             200,
