@@ -1096,3 +1096,45 @@ async fn history_snapshots_rebuild_a_collection() {
         expect(&call(&app, "GET", &snapshot, None, None).await, 401);
     }
 }
+
+#[test]
+fn history_settings_from_ini_toml_and_environment() {
+    let dir = std::env::temp_dir().join(format!("kinto-history-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ini = dir.join("kinto.ini");
+    std::fs::write(
+        &ini,
+        "[app:main]\nkinto.history.auto_trim_max_count = 10\n\
+         kinto.history.exclude_user_ids = account:bot account:robot\n",
+    )
+    .unwrap();
+    let toml = dir.join("kinto.toml");
+    std::fs::write(
+        &toml,
+        "[history]\nauto_trim_threshold = 5\nexclude_resources = [\"/buckets/a\"]\n",
+    )
+    .unwrap();
+    let from_ini = kinto::history::HistorySettings::from_settings(
+        &kinto::settings(Some(&ini), Vec::new()).unwrap(),
+    );
+    assert_eq!(from_ini.auto_trim_max_count, 10);
+    assert_eq!(from_ini.auto_trim_threshold, 100);
+    assert_eq!(from_ini.exclude_user_ids, ["account:bot", "account:robot"]);
+    let from_toml = kinto::history::HistorySettings::from_settings(
+        &kinto::settings(Some(&toml), Vec::new()).unwrap(),
+    );
+    assert_eq!(from_toml.auto_trim_threshold, 5);
+    assert_eq!(from_toml.exclude_resources, ["/buckets/a"]);
+    let from_env = kinto::history::HistorySettings::from_settings(
+        &kinto::settings(
+            None,
+            vec![(
+                "KINTO_HISTORY_AUTO_TRIM_USER_IDS".to_owned(),
+                "a b".to_owned(),
+            )],
+        )
+        .unwrap(),
+    );
+    assert_eq!(from_env.auto_trim_user_ids, ["a", "b"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
