@@ -43,6 +43,9 @@ pub struct ParseOptions {
     /// always known). `None` when the schema preserves unknown fields, the
     /// default.
     pub known_fields: Option<Vec<String>>,
+    /// Root fields whose values are text: a filter value that looks like a
+    /// number (`?record_id=2`) is compared as the string it was written as.
+    pub text_fields: Vec<String>,
     /// "Now" in epoch milliseconds, for the upper bound of timestamps
     /// (now + 24 h); `None` reads the system clock.
     pub now_ms: Option<u64>,
@@ -54,6 +57,7 @@ impl Default for ParseOptions {
             paginate_by: None,
             max_fetch_size: DEFAULT_MAX_FETCH_SIZE,
             known_fields: None,
+            text_fields: Vec::new(),
             now_ms: None,
         }
     }
@@ -85,6 +89,16 @@ impl ParseOptions {
         S: Into<String>,
     {
         self.known_fields = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Declares root fields whose filter values are always text.
+    pub fn text_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.text_fields = fields.into_iter().map(Into::into).collect();
         self
     }
 
@@ -551,6 +565,8 @@ fn parse_filter(param: &Param, options: &ParseOptions) -> Result<Filter, Validat
         id_value(operator, value).ok_or_else(|| invalid_value(name))?
     } else if is_modified {
         modified_value(operator, value, param, options)?
+    } else if options.text_fields.iter().any(|f| f == field.root()) {
+        text_value(value)
     } else {
         value
     };
@@ -559,6 +575,15 @@ fn parse_filter(param: &Param, options: &ParseOptions) -> Result<Filter, Validat
         operator,
         value,
     })
+}
+
+/// Numbers as the text they were written as (also inside arrays).
+fn text_value(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Array(items) => Value::Array(items.into_iter().map(text_value).collect()),
+        other => other,
+    }
 }
 
 /// Ids are strings: an integer is turned into its string; any other
@@ -645,6 +670,15 @@ mod tests {
         assert_eq!(split_operator("in_a-b"), (Operator::Eq, "in_a-b"));
         assert_eq!(split_operator("int_x"), (Operator::Eq, "int_x"));
         assert_eq!(split_operator("exclude_é"), (Operator::Exclude, "é"));
+    }
+
+    #[test]
+    fn text_fields_keep_numbers_as_text() {
+        let options = ParseOptions::new().text_fields(["record_id"]);
+        let query = Query::parse("record_id=2&in_record_id=3,a&n=2", &options).unwrap();
+        assert_eq!(query.filters[0].value, json!("2"));
+        assert_eq!(query.filters[1].value, json!(["3", "a"]));
+        assert_eq!(query.filters[2].value, json!(2));
     }
 
     #[test]

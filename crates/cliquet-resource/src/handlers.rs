@@ -139,6 +139,11 @@ impl Ctx {
             parent_id: &self.parent_id,
             identity: &self.identity,
             params: &self.params,
+            object_id: self
+                .params
+                .iter()
+                .find(|(key, _)| key == "id")
+                .map(|(_, value)| value.as_str()),
             method: &self.method,
             storage,
             permission,
@@ -432,6 +437,21 @@ async fn before(
     Ok(())
 }
 
+/// The cache headers of a successful read: the resource's setting, as the
+/// hooks refine it.
+async fn read_cache(
+    shared: &Shared,
+    ctx: &Ctx,
+    storage: &dyn Storage,
+    permission: &dyn Permission,
+) -> Result<CacheHeaders> {
+    let config = &shared.config;
+    let configured =
+        CacheHeaders::for_resource(config.cache_expires, !ctx.identity.is_authenticated());
+    let hook = ctx.hook(config, storage, permission);
+    Ok(config.hooks.read_cache(&hook, configured).await?)
+}
+
 /// The list querystring, bounded.
 fn parse_query(config: &Config, querystring: &str) -> Result<Query> {
     let pairs = decode_querystring(querystring)?;
@@ -602,7 +622,8 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
             .headers_mut()
             .insert(ALERT, HeaderValue::from_static(DEPRECATED_TO));
     }
-    CacheHeaders::for_resource(config.cache_expires, !ctx.identity.is_authenticated())
+    read_cache(shared, ctx, storage, permission)
+        .await?
         .apply(response.headers_mut());
     Ok(response)
 }
@@ -724,9 +745,11 @@ fn write_acl(
             acl.insert(name, principals);
         }
     }
-    acl.entry("write".to_owned())
-        .or_default()
-        .insert(ctx.writer());
+    if shared.config.explicit_permissions {
+        acl.entry("write".to_owned())
+            .or_default()
+            .insert(ctx.writer());
+    }
     acl
 }
 
@@ -849,7 +872,8 @@ async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: Body) -> Result
     let id = explicit.unwrap_or_else(|| config.ids.generate());
     let requested = requested_timestamp(&mut data, None);
     let data = config.schema.validate(data, None)?;
-    let hook = ctx.hook(config, storage, permission);
+    let mut hook = ctx.hook(config, storage, permission);
+    hook.object_id = Some(&id);
     let data = config.hooks.process_object(&hook, data, None).await?;
     let created = storage
         .create(
@@ -1048,7 +1072,8 @@ async fn get(shared: &Shared, ctx: &Ctx, id: &str) -> Result<Response> {
             timestamp,
         ),
     };
-    CacheHeaders::for_resource(config.cache_expires, !ctx.identity.is_authenticated())
+    read_cache(shared, ctx, storage, permission)
+        .await?
         .apply(response.headers_mut());
     if ctx.method == Method::HEAD {
         response = head_response(response);
@@ -1531,9 +1556,11 @@ async fn patch(
         json!({"write": [ctx.writer()]})
     } else {
         let (mut acl, replace_all) = acl_change.unwrap_or_default();
-        acl.entry("write".to_owned())
-            .or_default()
-            .insert(ctx.writer());
+        if config.explicit_permissions {
+            acl.entry("write".to_owned())
+                .or_default()
+                .insert(ctx.writer());
+        }
         store_acl(permission, &object_uri, &acl, replace_all).await?
     };
     config

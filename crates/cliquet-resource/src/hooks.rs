@@ -46,6 +46,7 @@ use async_trait::async_trait;
 use cliquet_auth::Identity;
 use cliquet_errors::ApiError;
 use cliquet_storage::{Object, Permission, Storage};
+use cliquet_timestamps::CacheHeaders;
 use serde_json::{Map, Value};
 
 /// What a hook knows of the request, and the backends of its transaction.
@@ -59,6 +60,10 @@ pub struct HookContext<'a> {
     pub identity: &'a Identity,
     /// The path parameters of the route (`bucket_id`, `id`...).
     pub params: &'a [(String, String)],
+    /// The id of the object being read or written: the `id` path
+    /// parameter, or on a `POST` creation the id chosen for the new object
+    /// (`None` on plural reads and deletions).
+    pub object_id: Option<&'a str>,
     /// The request's method.
     pub method: &'a http::Method,
     /// The storage, inside the request's (or batch's) transaction.
@@ -74,6 +79,7 @@ impl fmt::Debug for HookContext<'_> {
             .field("parent_id", &self.parent_id)
             .field("identity", &self.identity)
             .field("params", &self.params)
+            .field("object_id", &self.object_id)
             .field("method", &self.method)
             .finish_non_exhaustive()
     }
@@ -144,6 +150,20 @@ pub trait ResourceHooks: Send + Sync + 'static {
     ) -> Result<Map<String, Value>, ApiError> {
         let _ = (ctx, old);
         Ok(new)
+    }
+
+    /// The cache headers of a successful read (`GET`/`HEAD` of the plural
+    /// or object endpoint), given those the resource's settings choose
+    /// (`{name}_cache_expires_seconds`, `no-cache, no-store` for
+    /// authenticated requests). Kinto's records derive theirs from their
+    /// collection's `cache_expires` and per-bucket settings here.
+    async fn read_cache(
+        &self,
+        ctx: &HookContext<'_>,
+        configured: CacheHeaders,
+    ) -> Result<CacheHeaders, ApiError> {
+        let _ = ctx;
+        Ok(configured)
     }
 
     /// Reacts to writes, inside the transaction, after they were made and

@@ -82,6 +82,8 @@ mod schema;
 mod scope;
 
 pub use access::Access;
+/// The cache headers a read gets (see [`ResourceHooks::read_cache`]).
+pub use cliquet_timestamps::CacheHeaders;
 pub use hooks::{Action, Change, HookContext, NoHooks, ParentId, ResourceHooks, Writer};
 pub use ids::{IdGenerator, Names, Uuid4};
 pub use resource::{BuildError, Limits, Resource, ResourceBuilder};

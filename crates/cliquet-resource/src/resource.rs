@@ -67,6 +67,7 @@ pub(crate) struct Config {
     pub(crate) cache_expires: Option<i64>,
     pub(crate) limits: Limits,
     pub(crate) delete_token_ttl: std::time::Duration,
+    pub(crate) explicit_permissions: bool,
 }
 
 impl fmt::Debug for Config {
@@ -127,6 +128,7 @@ impl Resource {
                 cache_expires: None,
                 limits: Limits::default(),
                 delete_token_ttl: std::time::Duration::from_secs(600),
+                explicit_permissions: true,
                 name,
             },
         }
@@ -163,7 +165,9 @@ impl Resource {
             &config.plural_path,
             method_router(&config.plural_methods, true),
         );
-        if let Some(object_path) = &config.object_path {
+        if let Some(object_path) = &config.object_path
+            && !config.object_methods.is_empty()
+        {
             router = router.route(object_path, method_router(&config.object_methods, false));
         }
         router.with_state(state)
@@ -221,7 +225,10 @@ impl ResourceBuilder {
     }
 
     /// The object path template, with `{id}` (default `{plural}/{id}`);
-    /// `None` for a resource without object endpoint.
+    /// `None` for a resource without object endpoint. With no
+    /// [object methods](Self::object_methods) the path is not served, but
+    /// still names the objects' URIs, whose ACLs the plural endpoint
+    /// consults.
     pub fn object_path(mut self, path: Option<impl Into<String>>) -> Self {
         self.config.object_path = path.map(Into::into);
         self
@@ -299,6 +306,17 @@ impl ResourceBuilder {
         self
     }
 
+    /// Root fields holding text: a filter value that looks like a number
+    /// (`?record_id=2`) is compared as text on them.
+    pub fn text_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.parse_options.text_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The `storage_max_fetch_size` setting (default 10,000).
     pub fn max_fetch_size(mut self, max_fetch_size: usize) -> Self {
         self.config.parse_options.max_fetch_size = max_fetch_size;
@@ -316,6 +334,17 @@ impl ResourceBuilder {
     /// (the `pagination_token_validity_seconds` setting, default 600 s).
     pub fn delete_token_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.config.delete_token_ttl = ttl;
+        self
+    }
+
+    /// The `explicit_permissions` setting (default `true`): whether the
+    /// writer of a shared object is added to its `write` ACL on every
+    /// create, replace and update. When `false`, an object's ACL is exactly
+    /// what the request sent, and access to it relies on the inheritance
+    /// tree and the granted principals alone. Private resources are not
+    /// concerned (their owner is the parent id).
+    pub fn explicit_permissions(mut self, explicit: bool) -> Self {
+        self.config.explicit_permissions = explicit;
         self
     }
 

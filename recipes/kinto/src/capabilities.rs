@@ -59,14 +59,19 @@ pub fn register(
                     .map_err(duplicate)?;
             }
             "accounts" => accounts.register_capability(cliquet)?,
+            "history" => {
+                let history = crate::history::HistorySettings::from_settings(&cliquet.settings);
+                crate::history::register_capability(&mut cliquet.capabilities, &history);
+            }
             "flush" => {
                 crate::flush::register_capability(&mut cliquet.capabilities).map_err(duplicate)?
             }
             _ => {}
         }
     }
-    // `schema` (collection JSON schemas) belongs here, between the plugins
-    // and `permissions_endpoint`.
+    if plugins.schema_validation {
+        crate::schema::register_capability(&mut cliquet.capabilities);
+    }
     if plugins.permissions_endpoint {
         register_one(
             cliquet,

@@ -59,6 +59,7 @@ impl ResourceHooks for BucketHooks {
                     .remove_principal(&format!("{bucket}/groups/{gid}"))
                     .await?;
             }
+            wipe(ctx, "history", &bucket).await?;
             ctx.permission
                 .delete_object_permissions(&[format!("{bucket}/*")])
                 .await?;

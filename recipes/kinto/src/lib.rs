@@ -46,6 +46,9 @@
 //! endpoint ([`flush`]), when `includes` names them.
 //! With `kinto.plugins.accounts` included, `/accounts` and the accounts
 //! authentication policy are served too ([`accounts`]).
+//!
+//! Collection JSON schemas ([`schema`]), record cache headers ([`cache`])
+//! and the history plugin ([`history`]) follow the settings.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -61,9 +64,12 @@ use tower::ServiceExt;
 use tower::util::BoxCloneService;
 
 pub mod accounts;
+pub mod cache;
 pub mod capabilities;
+pub mod compose;
 pub mod default_bucket;
 pub mod flush;
+pub mod history;
 pub mod hooks;
 pub mod ids;
 pub mod metrics;
@@ -71,12 +77,15 @@ pub mod openapi;
 pub mod permissions;
 pub mod permissions_endpoint;
 pub mod plugins;
+pub mod schema;
 pub mod user_data;
 
+use compose::Chain;
 use hooks::{BucketHooks, CollectionHooks, GroupHooks, RecordHooks};
 use ids::ShortNames;
 use permissions::Grants;
 use plugins::Plugins;
+use schema::{SchemaHooks, Target};
 
 /// The service's settings: the toolkit's and Kinto's own
 /// ([`KintoSettings`]), with Kinto's defaults. Kinto's `*_principals`
@@ -114,6 +123,21 @@ pub struct KintoSettings {
     /// Accounts: e-mail validation of new accounts (not implemented: `true`
     /// is refused at start).
     pub account_validation: bool,
+    /// `history.auto_trim_max_count` (read by [`history::HistorySettings`]).
+    #[serde(rename = "history.auto_trim_max_count")]
+    pub history_auto_trim_max_count: serde_json::Value,
+    /// `history.auto_trim_threshold`.
+    #[serde(rename = "history.auto_trim_threshold")]
+    pub history_auto_trim_threshold: serde_json::Value,
+    /// `history.auto_trim_user_ids`.
+    #[serde(rename = "history.auto_trim_user_ids")]
+    pub history_auto_trim_user_ids: serde_json::Value,
+    /// `history.exclude_resources`.
+    #[serde(rename = "history.exclude_resources")]
+    pub history_exclude_resources: serde_json::Value,
+    /// `history.exclude_user_ids`.
+    #[serde(rename = "history.exclude_user_ids")]
+    pub history_exclude_user_ids: serde_json::Value,
 }
 
 /// The version of Kinto's HTTP API this service speaks.
@@ -173,6 +197,7 @@ fn resource(
         .access(grants.access(name))
         .permissions(permissions.iter().copied())
         .hooks(hooks)
+        .explicit_permissions(settings.core.explicit_permissions)
         .paginate_by(settings.core.paginate_by.map(|n| n as usize))
         .max_fetch_size(settings.core.storage_max_fetch_size as usize)
         .delete_token_ttl(std::time::Duration::from_secs(
@@ -188,11 +213,21 @@ fn resource(
 
 /// Kinto's four resources, configured by the settings.
 pub fn resources(settings: &Settings) -> Vec<Resource> {
+    let plugins = Plugins::from_settings(settings);
     let mut grants = Grants::from_settings(&settings.raw);
-    if Plugins::from_settings(settings).default_bucket {
+    if plugins.default_bucket {
         grants = default_bucket::grant(grants);
     }
-    vec![
+    let schemas = |target| SchemaHooks::new(target, plugins.schema_validation);
+    let history = plugins
+        .history
+        .then(|| std::sync::Arc::new(history::HistorySettings::from_settings(settings)));
+    let tracked = |name| {
+        history
+            .clone()
+            .map(|history| history::HistoryHooks::new(name, history))
+    };
+    let mut resources = vec![
         resource(
             settings,
             &grants,
@@ -200,7 +235,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets",
             "",
             &["read", "write", "collection:create", "group:create"],
-            BucketHooks,
+            Chain::new(BucketHooks)
+                .then(schemas(Target::Bucket))
+                .then_some(tracked("bucket")),
         ),
         resource(
             settings,
@@ -209,7 +246,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections",
             "/buckets/{bucket_id}",
             &["read", "write", "record:create"],
-            CollectionHooks,
+            Chain::new(CollectionHooks)
+                .then(schemas(Target::Collection))
+                .then_some(tracked("collection")),
         ),
         resource(
             settings,
@@ -218,7 +257,9 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/groups",
             "/buckets/{bucket_id}",
             &["read", "write"],
-            GroupHooks,
+            Chain::new(GroupHooks)
+                .then(schemas(Target::Group))
+                .then_some(tracked("group")),
         ),
         resource(
             settings,
@@ -227,9 +268,16 @@ pub fn resources(settings: &Settings) -> Vec<Resource> {
             "/buckets/{bucket_id}/collections/{collection_id}/records",
             "/buckets/{bucket_id}/collections/{collection_id}",
             &["read", "write"],
-            RecordHooks::new(grants.clone()),
+            Chain::new(RecordHooks::new(grants.clone()))
+                .then(cache::RecordCache::from_settings(settings))
+                .then(schemas(Target::Record))
+                .then_some(tracked("record")),
         ),
-    ]
+    ];
+    if let Some(history) = &history {
+        resources.push(history::resource(settings, history));
+    }
+    resources
 }
 
 /// Assembles the service on `backends`: the four resources under `/v1`,
@@ -244,6 +292,9 @@ pub fn app(settings: Settings, backends: Backends) -> Result<App, InitError> {
         });
     if accounts.plugin {
         api = api.merge(accounts.router(&settings, backends.clone()));
+    }
+    if plugins.history {
+        api = api.merge(history::snapshot_router(backends.clone()));
     }
     let service_metrics = metrics::ServiceMetrics::from_settings(&settings, &plugins)?;
     let api = api

@@ -15,7 +15,8 @@ use cliquet_batch::BatchLayer;
 use cliquet_errors::{ApiError, ErrorLayer};
 use cliquet_postgres::{PostgresSettings, ScratchSchema};
 use cliquet_resource::{
-    Access, Change, HookContext, Names, Resource, ResourceHooks, Schema, TransactionScope,
+    Access, CacheHeaders, Change, HookContext, Names, Resource, ResourceHooks, Schema,
+    TransactionScope,
 };
 use cliquet_storage::Backends;
 use cliquet_storage::permission::{BoundPermission, NoInheritance};
@@ -65,6 +66,34 @@ impl ResourceHooks for FolderCheck {
             Some("missing") => Err(ApiError::missing_parent("missing", "folder")),
             _ => Ok(()),
         }
+    }
+}
+
+/// Memos record the id they were created with, and the object `hot` is
+/// cached for a minute whoever reads it.
+pub struct MemoHooks;
+
+#[async_trait]
+impl ResourceHooks for MemoHooks {
+    async fn process_object(
+        &self,
+        ctx: &HookContext<'_>,
+        mut new: serde_json::Map<String, Value>,
+        _old: Option<&cliquet_storage::Object>,
+    ) -> Result<serde_json::Map<String, Value>, ApiError> {
+        new.insert("seen_id".into(), json!(ctx.object_id));
+        Ok(new)
+    }
+
+    async fn read_cache(
+        &self,
+        ctx: &HookContext<'_>,
+        configured: CacheHeaders,
+    ) -> Result<CacheHeaders, ApiError> {
+        Ok(match ctx.object_id {
+            Some("hot") => CacheHeaders::MaxAge(60),
+            _ => configured,
+        })
     }
 }
 
@@ -147,7 +176,30 @@ pub fn resources() -> Vec<Resource> {
         .ids(Names)
         .build()
         .unwrap();
-    vec![bookmarks, articles, notes, nested, docs]
+    // Writers are not added to the ACL; anyone authenticated may create
+    // and read.
+    let memos = Resource::builder("memo")
+        .access(
+            Access::shared(NoInheritance)
+                .grant("memo:create", ["system.Authenticated"])
+                .grant("read", ["system.Authenticated"]),
+        )
+        .ids(Names)
+        .explicit_permissions(false)
+        .hooks(MemoHooks)
+        .build()
+        .unwrap();
+    // Listed only: the object path names ACLs, it is not served.
+    let entries = Resource::builder("entry")
+        .plural_path("/entries")
+        .object_path(Some("/entries/{id}"))
+        .object_methods([])
+        .plural_methods([Method::GET, Method::POST])
+        .access(Access::shared(NoInheritance).grant("entry:create", ["system.Authenticated"]))
+        .ids(Names)
+        .build()
+        .unwrap();
+    vec![bookmarks, articles, notes, nested, docs, memos, entries]
 }
 
 /// Wraps the storage of `backends` in one that fails on demand.
