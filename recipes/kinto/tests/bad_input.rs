@@ -625,6 +625,7 @@ async fn sweep(server: &TestServer) {
     kinds.dedup();
     assert_eq!(kinds.len(), cases.len(), "each kind once");
     assert!(cases.len() >= 60, "{} kinds", cases.len());
+    eprintln!("{} kinds of bad input", cases.len());
 
     let mut wrong = Vec::new();
     for case in &cases {

@@ -104,6 +104,7 @@ async fn guarded_increments_across_two_instances_lose_nothing() {
         done += d;
         refused += r;
     }
+    eprintln!("{done} increments, {refused} refused with 412 and retried");
     let last = servers[1]
         .get(&record, &[("authorization", auth.as_str())])
         .await;
@@ -207,6 +208,10 @@ async fn concurrent_creations_show_up_once_in_since_polls() {
     );
     assert_eq!(seen.len(), created.len());
     assert!(polls > 0, "no poll ran during the writes");
+    eprintln!(
+        "{} creations, seen once each in {polls} polls",
+        created.len()
+    );
     for server in servers {
         Arc::into_inner(server).unwrap().stop().await;
     }
