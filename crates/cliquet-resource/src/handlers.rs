@@ -573,14 +573,15 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         // this `ETag` then sees each change exactly once, where reading both
         // at once could skip a change or show it twice.
         let timestamp = timestamp.await?;
+        // A 304 or 412 needs no page.
+        ctx.preconditions
+            .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
         bound_to_timestamp(&mut params.filters, timestamp);
         let mut objects = if nothing {
             Vec::new()
         } else {
             storage.list(params).await?
         };
-        ctx.preconditions
-            .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
         let next = if objects.len() > query.limit {
             objects.truncate(query.limit);
             objects.last().map(|last| {
