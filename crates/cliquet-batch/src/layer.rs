@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use cliquet_errors::{ApiError, Location};
 use http::header::{
     ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION,
@@ -45,11 +45,13 @@ pub struct BatchLayer<H = NoScope> {
     hook: Arc<H>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Config {
     prefix: String,
     endpoint: String,
     max_requests: usize,
+    /// The largest batch body read; `None` reads any size.
+    max_body_bytes: Option<usize>,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             endpoint: format!("{prefix}/batch"),
             prefix,
             max_requests,
+            max_body_bytes: None,
         }
     }
 }
@@ -92,14 +95,28 @@ impl<H> BatchLayer<H> {
     /// prefix get it. Slashes around it are normalised (`"v1/"` is
     /// `"/v1"`); `""` serves `/batch` and prefixes nothing.
     pub fn prefix(mut self, prefix: impl AsRef<str>) -> Self {
-        self.config = Arc::new(Config::new(prefix.as_ref(), self.config.max_requests));
+        let mut config = Config::new(prefix.as_ref(), self.config.max_requests);
+        config.max_body_bytes = self.config.max_body_bytes;
+        self.config = Arc::new(config);
         self
     }
 
     /// Sets the most subrequests a batch may hold (the `batch_max_requests`
     /// setting); `0` means unlimited, as in the setting.
     pub fn max_requests(mut self, limit: usize) -> Self {
-        self.config = Arc::new(Config::new(&self.config.prefix, limit));
+        let mut config = (*self.config).clone();
+        config.max_requests = limit;
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Sets the largest batch body read, in bytes: a larger body is
+    /// answered 413 errno 113 as soon as the limit is passed, before it is
+    /// parsed. Without it a body of any size is read whole into memory.
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        let mut config = (*self.config).clone();
+        config.max_body_bytes = Some(limit);
+        self.config = Arc::new(config);
         self
     }
 
@@ -304,6 +321,43 @@ struct Sent {
     body: Bytes,
 }
 
+/// Reads the batch body whole, refusing it (413 errno 113) once it grows
+/// past `limit`.
+async fn read_body<B: Body>(body: B, limit: Option<usize>) -> Result<Bytes, ApiError> {
+    let unreadable =
+        || ApiError::invalid_parameter(Location::Body, "", "The request body could not be read.");
+    let Some(limit) = limit else {
+        return body
+            .collect()
+            .await
+            .map(|body| body.to_bytes())
+            .map_err(|_| unreadable());
+    };
+    if let Some(length) = body.size_hint().exact()
+        && length > limit as u64
+    {
+        return Err(ApiError::request_too_large());
+    }
+    let mut body = std::pin::pin!(body);
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(frame) = body.as_mut().frame().await {
+        let frame = frame.map_err(|_| unreadable())?;
+        if let Ok(data) = frame.into_data() {
+            let mut data = data;
+            if bytes.len() + data.remaining() > limit {
+                return Err(ApiError::request_too_large());
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                bytes.extend_from_slice(chunk);
+                let read = chunk.len();
+                data.advance(read);
+            }
+        }
+    }
+    Ok(bytes.freeze())
+}
+
 /// How sending a subrequest can fail.
 enum Failure<E> {
     /// The inner service failed.
@@ -335,12 +389,9 @@ impl<S, H> Run<S, H> {
         if !accepts_json(&parts.headers) {
             return Ok(error(ApiError::not_acceptable(&[JSON])));
         }
-        let Ok(body) = body.collect().await.map(|body| body.to_bytes()) else {
-            return Ok(error(ApiError::invalid_parameter(
-                Location::Body,
-                "",
-                "The request body could not be read.",
-            )));
+        let body = match read_body(body, self.config.max_body_bytes).await {
+            Ok(body) => body,
+            Err(failed) => return Ok(error(failed)),
         };
         let limits = Limits {
             prefix: &self.config.prefix,
@@ -595,6 +646,56 @@ mod tests {
         let layer = BatchLayer::new().max_requests(3).prefix("/v2");
         assert_eq!(layer.config.max_requests, 3);
         assert_eq!(layer.config.prefix, "/v2");
+        let layer = BatchLayer::new().max_body_bytes(10).prefix("/v3");
+        assert_eq!(layer.config.max_body_bytes, Some(10));
+        assert_eq!(layer.max_requests(4).config.max_body_bytes, Some(10));
+    }
+
+    /// A body in chunks whose size is not known in advance.
+    struct Chunks(Vec<Bytes>);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            if self.0.is_empty() {
+                Poll::Ready(None)
+            } else {
+                Poll::Ready(Some(Ok(http_body::Frame::data(self.0.remove(0)))))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn body_limit() {
+        let full = || http_body_util::Full::new(Bytes::from_static(b"0123456789"));
+        assert_eq!(read_body(full(), None).await.unwrap().len(), 10);
+        assert_eq!(read_body(full(), Some(10)).await.unwrap().len(), 10);
+        let refused = read_body(full(), Some(9)).await.unwrap_err();
+        assert_eq!(
+            (refused.code().as_u16(), refused.errno().as_u16()),
+            (413, 113)
+        );
+
+        let chunks = || {
+            Chunks(vec![
+                Bytes::from_static(b"01234"),
+                Bytes::from_static(b"56789"),
+            ])
+        };
+        assert_eq!(
+            &read_body(chunks(), Some(10)).await.unwrap()[..],
+            b"0123456789"
+        );
+        let refused = read_body(chunks(), Some(7)).await.unwrap_err();
+        assert_eq!(
+            (refused.code().as_u16(), refused.errno().as_u16()),
+            (413, 113)
+        );
     }
 
     #[test]

@@ -122,7 +122,26 @@ pub(crate) fn parse_json(bytes: &[u8], max_depth: usize) -> Result<Value, ApiErr
             _ => {}
         }
     }
-    serde_json::from_slice(bytes).map_err(ApiError::invalid_json)
+    let value: Value = serde_json::from_slice(bytes).map_err(ApiError::invalid_json)?;
+    if holds_nul(&value) {
+        return Err(body_error("", "Invalid character 0x00"));
+    }
+    Ok(value)
+}
+
+/// Whether a string or a key anywhere in `value` holds a NUL character.
+/// PostgreSQL cannot store one in `jsonb`, so bodies holding one are
+/// refused on every backend alike, as filters holding one are. The depth
+/// is bounded by [`parse_json`]'s check.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// A parsed `{"data": ..., "permissions": ...}` body.
@@ -264,6 +283,26 @@ mod tests {
         assert!(parse_json(string.as_bytes(), 64).is_ok());
         let escaped = format!("{{\"a\": \"\\\"{}\"}}", "{".repeat(1000));
         assert!(parse_json(escaped.as_bytes(), 64).is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        for body in [
+            r#"{"data": {"a": "x\u0000y"}}"#,
+            r#"{"data": {"a\u0000": 1}}"#,
+            r#"{"data": {"a": [{"b": ["\u0000"]}]}}"#,
+            r#"{"permissions": {"read": ["a\u0000b"]}}"#,
+        ] {
+            let error = parse_json(body.as_bytes(), 64).unwrap_err();
+            assert_eq!(
+                (error.code().as_u16(), error.errno().as_u16()),
+                (400, 107),
+                "{body}"
+            );
+            assert_eq!(error.message(), Some("Invalid character 0x00"));
+        }
+        // An escaped backslash followed by a zero is no NUL.
+        assert!(parse_json(br#"{"a": "\\u0000"}"#, 64).is_ok());
     }
 
     #[test]

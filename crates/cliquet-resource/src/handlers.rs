@@ -539,6 +539,18 @@ fn restrict(filters: &mut Vec<Filter>, restriction: &Option<Vec<String>>) {
     }
 }
 
+/// Bounds a page to the objects changed at or before `timestamp`, the
+/// collection timestamp read before it.
+fn bound_to_timestamp(filters: &mut Vec<Filter>, timestamp: Timestamp) {
+    if timestamp > 0 {
+        filters.push(Filter::new(
+            "last_modified",
+            Operator::Max,
+            json!(timestamp),
+        ));
+    }
+}
+
 /// `GET` and `HEAD` on the plural endpoint.
 async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
     let config = &shared.config;
@@ -581,16 +593,21 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         let mut params = List::from_query(config.name.as_str(), ctx.parent_id.as_str(), &query)
             .with_limit(Some(query.limit.saturating_add(1)));
         restrict(&mut params.filters, &restriction);
-        let objects = async {
-            if nothing {
-                return Ok(Vec::new());
-            }
-            storage.list(params).await
-        };
-        let (timestamp, objects) = futures_util::future::join(timestamp, objects).await;
-        let (timestamp, mut objects) = (timestamp?, objects?);
+        // The page shows the collection as of its `ETag`: the timestamp is
+        // read first and the page bounded by it. Writers commit in timestamp
+        // order, so every object up to it is visible; a `_since` poll from
+        // this `ETag` then sees each change exactly once, where reading both
+        // at once could skip a change or show it twice.
+        let timestamp = timestamp.await?;
+        // A 304 or 412 needs no page.
         ctx.preconditions
             .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
+        bound_to_timestamp(&mut params.filters, timestamp);
+        let mut objects = if nothing {
+            Vec::new()
+        } else {
+            storage.list(params).await?
+        };
         let next = if objects.len() > query.limit {
             objects.truncate(query.limit);
             objects.last().map(|last| {
@@ -1653,6 +1670,24 @@ async fn delete(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_bounded_by_their_timestamp() {
+        let mut filters = vec![Filter::new("id", Operator::Eq, json!("a"))];
+        bound_to_timestamp(&mut filters, 0);
+        assert_eq!(filters.len(), 1);
+        bound_to_timestamp(&mut filters, 1234);
+        assert_eq!(
+            filters[1],
+            Filter::new("last_modified", Operator::Max, json!(1234))
+        );
+        let objects = [
+            json!({"last_modified": 1234}),
+            json!({"last_modified": 1235}),
+        ];
+        let kept: Vec<_> = objects.iter().filter(|o| filters[1].matches(o)).collect();
+        assert_eq!(kept, [&objects[0]]);
+    }
 
     #[test]
     fn templates_are_filled() {

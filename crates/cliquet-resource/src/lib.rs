@@ -65,9 +65,15 @@
 //!   [`Limits::max_sort_fields`] (16) sort fields are refused with a 400
 //!   errno 107 before any work; a body larger than
 //!   [`Limits::max_body_bytes`] is a 413 errno 113.
+//! - A NUL character (`\u0000`) in any string or key of a body is a 400
+//!   errno 107 `Invalid character 0x00`, on every backend: PostgreSQL
+//!   cannot store one, and Kinto's memory backend storing it would make a
+//!   client's behaviour depend on the backend.
 //! - Reads run outside transactions (one storage round trip for an object
-//!   `GET` of a private resource; the timestamp and the page are fetched
-//!   concurrently on lists).
+//!   `GET` of a private resource). A list reads the collection timestamp,
+//!   then the page bounded by it (`last_modified <=` its `ETag`): with
+//!   writers committing in timestamp order, a `_since` poll from a list's
+//!   `ETag` sees every change exactly once, also across server instances.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

@@ -392,6 +392,7 @@ impl<E> Cliquet<E> {
         let batch = BatchLayer::new()
             .prefix(&prefix)
             .max_requests(max_requests)
+            .max_body_bytes(batch_body_limit(max_requests))
             .scope(scope);
         let mut errors = ErrorLayer::new().retry_after(settings.backoff.retry_after_seconds);
         errors = errors.info_link(settings.core.error_info_link.clone());
@@ -439,3 +440,28 @@ impl<E> Cliquet<E> {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The largest body a single resource request may carry (the resource
+/// crate's default limit).
+const REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The largest batch body read: room for `batch_max_requests` requests of
+/// the largest size (25 when the setting is 0, unlimited), so that a batch
+/// can never make the server buffer an unbounded body.
+fn batch_body_limit(max_requests: usize) -> usize {
+    let requests = if max_requests == 0 { 25 } else { max_requests };
+    requests.saturating_mul(REQUEST_BODY_BYTES)
+}
+
+#[cfg(test)]
+mod batch_limit_tests {
+    use super::*;
+
+    #[test]
+    fn batch_body_limit_follows_the_request_count() {
+        assert_eq!(batch_body_limit(25), 25 * REQUEST_BODY_BYTES);
+        assert_eq!(batch_body_limit(2), 2 * REQUEST_BODY_BYTES);
+        assert_eq!(batch_body_limit(0), 25 * REQUEST_BODY_BYTES);
+        assert_eq!(batch_body_limit(usize::MAX), usize::MAX);
+    }
+}
