@@ -602,7 +602,11 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         // A 304 or 412 needs no page.
         ctx.preconditions
             .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
-        bound_to_timestamp(&mut params.filters, timestamp);
+        // A pattern parent (`*`, an administrator's view across parents)
+        // has no timestamp of its own to bound the page with.
+        if !ctx.parent_id.contains('*') {
+            bound_to_timestamp(&mut params.filters, timestamp);
+        }
         let mut objects = if nothing {
             Vec::new()
         } else {
