@@ -49,6 +49,15 @@ pub const OLDEST_MIGRATABLE_STORAGE_VERSION: i32 = 21;
 /// "cliquetm" in ASCII).
 const MIGRATION_LOCK: i64 = 0x636c_6971_7565_746d;
 
+/// The GIN index on `data` that serves equality and `contains_` filters
+/// on any field (see `sql.rs`). Not part of Kinto's schema, which Kinto
+/// ignores: it is created with the schema, and added to an existing
+/// database (Kinto's included) by every migration. On a large table the
+/// first build takes a while and blocks writes meanwhile; create it
+/// beforehand with `CREATE INDEX CONCURRENTLY` to avoid that.
+const DATA_INDEX: &str = "CREATE INDEX IF NOT EXISTS idx_objects_data_path_ops \
+     ON objects USING gin (data jsonb_path_ops);";
+
 const STORAGE_FUNCTIONS: &str = include_str!("sql/storage_functions.sql");
 const STORAGE_TABLES: &str = include_str!("sql/storage_tables.sql");
 const STORAGE_TRIGGER: &str = include_str!("sql/storage_trigger.sql");
@@ -269,6 +278,9 @@ async fn migrate_storage(
         )));
     }
     if version == STORAGE_SCHEMA_VERSION {
+        if !dry_run {
+            tx.batch_execute(DATA_INDEX).await?;
+        }
         steps.push(Step::UpToDate(component));
         return Ok(());
     }
@@ -306,6 +318,9 @@ async fn migrate_storage(
             to,
         });
         version = to;
+    }
+    if !dry_run {
+        tx.batch_execute(DATA_INDEX).await?;
     }
     Ok(())
 }

@@ -259,6 +259,12 @@ fn push_condition(sql: &mut Sql, path: &FieldPath, operator: Operator, value: &V
                         .bind_i64(n.as_i64().unwrap_or_default())
                         .push(")");
                 }
+                (Field::Data(segments), _) if operator == Operator::Eq => {
+                    push_containment(sql, segments, value.clone());
+                    sql.push(" AND ");
+                    field.push_json(sql);
+                    sql.push(op).bind_json(value);
+                }
                 _ => {
                     field.push_json(sql);
                     sql.push(op).bind_json(value);
@@ -317,8 +323,9 @@ fn push_condition(sql: &mut Sql, path: &FieldPath, operator: Operator, value: &V
             }
         }
         Operator::Contains => {
-            if let Field::Data(_) = field {
-                sql.push("jsonb_typeof(");
+            if let Field::Data(segments) = field {
+                push_containment(sql, segments, Value::Array(as_list(value).to_vec()));
+                sql.push(" AND jsonb_typeof(");
                 field.push_json(sql);
                 sql.push(") = 'array' AND ");
                 field.push_json(sql);
@@ -343,6 +350,22 @@ fn push_condition(sql: &mut Sql, path: &FieldPath, operator: Operator, value: &V
         }
     }
     sql.push(")");
+}
+
+/// Appends `objects.data @> {"a": {"b": value}}` for the field `a.b`.
+///
+/// Both conditions this is added to (equality, and an array containing
+/// values) imply it, so it never changes an answer; it is there because the
+/// GIN index on `data` (`jsonb_path_ops`) serves containment, whatever the
+/// field: the database reads only the objects that may match instead of
+/// every object of the collection.
+fn push_containment(sql: &mut Sql, segments: &[String], value: Value) {
+    let nested = segments.iter().rev().fold(value, |inner, segment| {
+        let mut map = serde_json::Map::with_capacity(1);
+        map.insert(segment.clone(), inner);
+        Value::Object(map)
+    });
+    sql.push("objects.data @> ").bind(Box::new(nested), "jsonb");
 }
 
 /// Appends one pagination condition (parenthesised).
@@ -442,10 +465,10 @@ mod tests {
     fn field_names_are_parameters() {
         let sql = filter_sql(Filter::new(
             "a.b'); DROP TABLE objects; --",
-            Operator::Eq,
+            Operator::Lt,
             json!(1),
         ));
-        assert_eq!(sql.text, "((objects.data->$1::text->$2::text) = $3::jsonb)");
+        assert_eq!(sql.text, "((objects.data->$1::text->$2::text) < $3::jsonb)");
         assert_eq!(sql.params.len(), 3);
     }
 
@@ -470,6 +493,24 @@ mod tests {
         assert_eq!(sql.text, "(objects.last_modified > from_epoch($1::bigint))");
         let sql = filter_sql(Filter::new("id", Operator::Eq, json!("a")));
         assert_eq!(sql.text, "(objects.id = $1::text)");
+    }
+
+    #[test]
+    fn equality_and_contains_use_the_data_index() {
+        let sql = filter_sql(Filter::new("a.b", Operator::Eq, json!("x")));
+        assert_eq!(
+            sql.text,
+            "(objects.data @> $1::jsonb AND (objects.data->$2::text->$3::text) = $4::jsonb)"
+        );
+        let sql = filter_sql(Filter::new("tags", Operator::Contains, json!(["x"])));
+        assert!(
+            sql.text
+                .starts_with("(objects.data @> $1::jsonb AND jsonb_typeof("),
+            "{}",
+            sql.text
+        );
+        let sql = filter_sql(Filter::new("n", Operator::Gt, json!(2)));
+        assert!(!sql.text.contains("@>"), "{}", sql.text);
     }
 
     #[test]

@@ -127,8 +127,18 @@ async fn migrates_from_version_21() {
         .await
         .unwrap()
         .get(0);
-    // Primary key + five indexes.
-    assert_eq!(indexes, 6);
+    // Primary key + Kinto's five indexes + the GIN index on `data`.
+    assert_eq!(indexes, 7);
+    let gin: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexname = 'idx_objects_data_path_ops'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(gin, 1);
     drop(client);
     assert_eq!(installed_versions(&scratch.pool).await.unwrap().0, Some(26));
     scratch.drop().await;

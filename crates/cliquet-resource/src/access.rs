@@ -39,6 +39,7 @@ use std::sync::Arc;
 
 use cliquet_auth::Identity;
 use cliquet_errors::ApiError;
+use cliquet_storage::permission::Acl;
 use cliquet_storage::permission::{BoundPermission, NoInheritance};
 use cliquet_storage::{BoundPermissions, Permission};
 
@@ -148,6 +149,60 @@ impl Access {
         Ok(backend.check_permission(principals, &bound).await?)
     }
 
+    /// Reads, in one backend call, every ACL that decides `permissions`
+    /// on `object_id`, and the object's own ACL: what a read of one object
+    /// needs to check `read`, decide whether to show the ACL (`write`) and
+    /// show it. `None` when a bound pair is a pattern (then check one
+    /// permission at a time with [`Access::allowed`]).
+    pub(crate) async fn snapshot(
+        &self,
+        backend: &dyn Permission,
+        object_id: &str,
+        permissions: &[&str],
+    ) -> Result<Option<AclSnapshot>, ApiError> {
+        let Kind::Shared { tree, .. } = &self.kind else {
+            return Ok(Some(AclSnapshot::default()));
+        };
+        let mut bound = Vec::new();
+        for permission in permissions {
+            bound.extend(tree.bound_permissions(object_id, permission));
+        }
+        if bound.iter().any(|pair| pair.object_id.contains('*')) {
+            return Ok(None);
+        }
+        let mut ids: Vec<String> = bound.iter().map(|pair| pair.object_id.clone()).collect();
+        ids.push(object_id.to_owned());
+        ids.sort_unstable();
+        ids.dedup();
+        let acls = backend.get_objects_permissions(&ids, None).await?;
+        Ok(Some(AclSnapshot {
+            acls: ids.into_iter().zip(acls).collect(),
+        }))
+    }
+
+    /// Whether the principals hold `permission` on `object_id`, from a
+    /// [`snapshot`](Access::snapshot) that covers it.
+    pub(crate) fn allowed_in(
+        &self,
+        snapshot: &AclSnapshot,
+        principals: &[String],
+        object_id: &str,
+        permission: &str,
+    ) -> bool {
+        let Kind::Shared { tree, grants } = &self.kind else {
+            return true;
+        };
+        let bound = tree.bound_permissions(object_id, permission);
+        self.granted_by_settings(grants, &bound, principals)
+            || bound.iter().any(|pair| {
+                snapshot
+                    .acls
+                    .get(&pair.object_id)
+                    .and_then(|acl| acl.get(&pair.permission))
+                    .is_some_and(|granted| principals.iter().any(|p| granted.contains(p)))
+            })
+    }
+
     fn granted_by_settings(
         &self,
         grants: &BTreeMap<String, Vec<String>>,
@@ -160,6 +215,19 @@ impl Access {
                     .get(&pair.permission)
                     .is_some_and(|granted| granted.iter().any(|p| principals.contains(p)))
             })
+    }
+}
+
+/// ACLs read at once by [`Access::snapshot`].
+#[derive(Debug, Default)]
+pub(crate) struct AclSnapshot {
+    acls: BTreeMap<String, Acl>,
+}
+
+impl AclSnapshot {
+    /// The ACL of one of the objects read (empty for another).
+    pub(crate) fn acl(&self, object_id: &str) -> Acl {
+        self.acls.get(object_id).cloned().unwrap_or_default()
     }
 }
 

@@ -1049,11 +1049,25 @@ async fn get(shared: &Shared, ctx: &Ctx, id: &str) -> Result<Response> {
                 .await,
         )
     };
-    let readable = config
+    // The ACLs that decide `read` and `write`, and the object's own, in one
+    // call beside the read of the object.
+    let snapshot = config
         .access
-        .allowed(permission, ctx.principals(), &object_uri, "read");
-    let (object, readable) = futures_util::future::join(fetch, readable).await;
-    if !readable? {
+        .snapshot(permission, &object_uri, &["read", "write"]);
+    let (object, snapshot) = futures_util::future::join(fetch, snapshot).await;
+    let snapshot = snapshot?;
+    let readable = match &snapshot {
+        Some(snapshot) => config
+            .access
+            .allowed_in(snapshot, ctx.principals(), &object_uri, "read"),
+        None => {
+            config
+                .access
+                .allowed(permission, ctx.principals(), &object_uri, "read")
+                .await?
+        }
+    };
+    if !readable {
         return Err(deny(&ctx.identity).into());
     }
     if !valid {
@@ -1070,7 +1084,19 @@ async fn get(shared: &Shared, ctx: &Ctx, id: &str) -> Result<Response> {
             Current::object(timestamp.max(0) as u64, &object.to_json()),
         )?;
     }
-    let permissions = shown_permissions(shared, ctx, permission, &object_uri).await?;
+    let permissions = match &snapshot {
+        Some(snapshot) if !config.access.is_private() => {
+            if config
+                .access
+                .allowed_in(snapshot, ctx.principals(), &object_uri, "write")
+            {
+                body::acl_json(&snapshot.acl(&object_uri))
+            } else {
+                json!({})
+            }
+        }
+        _ => shown_permissions(shared, ctx, permission, &object_uri).await?,
+    };
     let mut response = match fields {
         Some(fields) => {
             let query = Query {
