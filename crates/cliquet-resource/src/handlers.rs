@@ -1301,8 +1301,12 @@ async fn put(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str, body: Body) ->
     let permissions = if access.is_private() {
         json!({"write": [ctx.writer()]})
     } else {
-        let acl = write_acl(shared, ctx, envelope.permissions, true);
-        store_acl(permission, &object_uri, &acl, true).await?
+        // A PUT that gives permissions replaces them all; one that gives
+        // none (or `{}`) keeps the object's, as Kinto does (the writer is
+        // still added to `write`).
+        let replace_all = envelope.permissions.as_ref().is_some_and(|p| !p.is_empty());
+        let acl = write_acl(shared, ctx, envelope.permissions, replace_all);
+        store_acl(permission, &object_uri, &acl, replace_all).await?
     };
     let created = previous.is_none();
     let action = if created {

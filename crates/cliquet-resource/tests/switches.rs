@@ -130,3 +130,49 @@ async fn object_path_without_methods_is_not_served() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_without_permissions_keeps_them() {
+    each("put-keeps-acl", async |app| {
+        let bob = user_id("bob");
+        let carol = user_id("carol");
+        app.put(
+            "/v1/articles/a1",
+            json!({"data": {"n": 1}, "permissions": {"read": [bob]}}),
+        )
+        .user("alice")
+        .send()
+        .await
+        .expect(201);
+        // No `permissions` (or an empty object): the ACL stays, the writer
+        // is added to `write`.
+        for body in [
+            json!({"data": {"n": 2}}),
+            json!({"data": {"n": 3}, "permissions": {}}),
+        ] {
+            let replaced = app.put("/v1/articles/a1", body).user("alice").send().await;
+            replaced.expect(200);
+            assert_eq!(replaced.body["permissions"]["read"], json!([bob]));
+            assert_eq!(
+                replaced.body["permissions"]["write"],
+                json!([user_id("alice")])
+            );
+        }
+        // Given permissions replace every one of them.
+        let replaced = app
+            .put(
+                "/v1/articles/a1",
+                json!({"data": {"n": 4}, "permissions": {"write": [carol]}}),
+            )
+            .user("alice")
+            .send()
+            .await;
+        replaced.expect(200);
+        assert!(
+            replaced.body["permissions"].get("read").is_none(),
+            "{}",
+            replaced.body
+        );
+    })
+    .await;
+}

@@ -417,6 +417,10 @@ impl<E> Cliquet<E> {
             .layer(request_metrics)
             .layer(self.endpoint_names.clone())
             .layer(errors)
+            .layer(axum::middleware::from_fn_with_state(
+                batch_body_limit(max_requests),
+                read_body_first,
+            ))
             .layer(SecurityHeadersLayer::new())
             .layer(CorsLayer::from_settings(&settings.cors))
             .layer(
@@ -440,6 +444,48 @@ impl<E> Cliquet<E> {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads the whole request body before anything answers.
+///
+/// Layers that answer early (redirects, 401s, 404s...) would otherwise
+/// leave the body unread, and the HTTP server then closes the connection
+/// after the response: a client that had already reused that kept-alive
+/// connection for its next request sees it closed without an answer. A
+/// body larger than `limit` is refused with 413 errno 113, one that cannot
+/// be read (broken chunked encoding) with 400 errno 107, both with
+/// `Connection: close`.
+async fn read_body_first(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(error) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            let error = if too_large {
+                ApiError::request_too_large()
+            } else {
+                ApiError::invalid_parameter(
+                    cliquet_errors::Location::Body,
+                    "body",
+                    "The request body could not be read",
+                )
+            };
+            let mut response = error.into_response();
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
+}
 
 /// The largest body a single resource request may carry (the resource
 /// crate's default limit).

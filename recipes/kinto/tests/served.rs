@@ -150,3 +150,80 @@ async fn served_on_postgresql() {
     scenario(&server).await;
     server.stop().await;
 }
+
+/// Reads one HTTP/1.1 response (headers and a `Content-Length` body) from
+/// a kept-alive connection; `None` when the server closed it first.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+            if received.len() >= end + 4 + length {
+                return Some(String::from_utf8_lossy(&received[..end + 4 + length]).into_owned());
+            }
+        }
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+                .await
+                .expect("the server answers")
+                .unwrap();
+        if read == 0 {
+            return None;
+        }
+        received.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Answers given before the body is read (a redirect, a 401) keep the
+/// connection usable: clients reuse it for their next request.
+#[tokio::test]
+async fn early_answers_keep_the_connection_alive() {
+    use tokio::io::AsyncWriteExt;
+    let server = start(Vec::new()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
+    let body = format!("{{\"data\": {{\"password\": \"{}\"}}}}", "x".repeat(20_000));
+    for (request, status) in [
+        // Unprefixed: redirected without looking at the body.
+        (
+            format!(
+                "PUT /accounts/alice HTTP/1.1\r\nHost: kinto.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            "307",
+        ),
+        // A bucket write by an anonymous user: refused before reading.
+        (
+            format!(
+                "PUT /v1/buckets/b HTTP/1.1\r\nHost: kinto.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            "401",
+        ),
+        (
+            "GET /v1/ HTTP/1.1\r\nHost: kinto.test\r\n\r\n".to_owned(),
+            "200",
+        ),
+    ] {
+        // The body follows the headers a moment later, as HTTP clients
+        // send it: the answer may be ready before it arrives.
+        let (head, body) = request.split_at(request.find("\r\n\r\n").unwrap() + 4);
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let response = read_response(&mut stream)
+            .await
+            .expect("the connection stays open");
+        assert!(
+            response.starts_with(&format!("HTTP/1.1 {status}")),
+            "{response}"
+        );
+    }
+}
