@@ -11,15 +11,22 @@
 //! last_modified)` index. The lock is held until the transaction ends.
 //!
 //! Out of a transaction, `BEGIN`, the lock, the statement and `COMMIT` are
-//! pipelined: one round trip. Inside one, each statement runs under a
-//! savepoint, so a statement the database refuses (a bad value) fails alone
-//! and does not poison the rest of the transaction.
+//! pipelined: one round trip. Inside one, each write and each list runs
+//! under a savepoint, so a statement the database refuses (a bad value)
+//! fails alone and does not poison the rest of the transaction. Lookups
+//! (reads by key with text parameters, which no value can make fail) run
+//! without one: two statements fewer each. Should one fail all the same
+//! (the connection lost, a cancelled query), the transaction is marked
+//! aborted: every later statement fails and `COMMIT` rolls back and
+//! reports an error, so no write is ever acknowledged and then lost.
+//! Concurrent lookups of one transaction are pipelined: one round trip.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use futures_util::future::join4;
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -57,7 +64,12 @@ impl Lock<'_> {
 /// A connection in an open transaction, shared by the storage and
 /// permission views of one [`crate::storage::PostgresTransaction`].
 pub(crate) struct TxConn {
-    client: Mutex<Option<Object>>,
+    /// Lookups share it, so that concurrent ones are pipelined in one
+    /// round trip; a statement under savepoint, and the end, have it alone.
+    client: RwLock<Option<Object>>,
+    /// A statement without savepoint failed: the transaction can only be
+    /// rolled back.
+    aborted: AtomicBool,
 }
 
 impl TxConn {
@@ -65,24 +77,35 @@ impl TxConn {
         let client = pool.get().await?;
         client.batch_execute("BEGIN").await?;
         Ok(Arc::new(Self {
-            client: Mutex::new(Some(client)),
+            client: RwLock::new(Some(client)),
+            aborted: AtomicBool::new(false),
         }))
     }
 
-    /// Ends the transaction with `COMMIT` or `ROLLBACK`.
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`. An aborted
+    /// transaction is rolled back and its `COMMIT` is an error.
     pub(crate) async fn finish(&self, commit: bool) -> Result<(), Error> {
-        let mut guard = self.client.lock().await;
+        let mut guard = self.client.write().await;
         let client = guard
             .take()
             .ok_or_else(|| Error::Backend("the transaction is already finished".into()))?;
+        let aborted = self.aborted.load(Ordering::Acquire);
         let result = client
-            .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+            .batch_execute(if commit && !aborted {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            })
             .await;
         if result.is_err() {
             // The connection state is unknown: do not return it to the pool.
             drop(Object::take(client));
         }
-        result.map_err(Error::from)
+        result.map_err(Error::from)?;
+        if commit && aborted {
+            return Err(aborted_error());
+        }
+        Ok(())
     }
 }
 
@@ -125,6 +148,28 @@ impl Conn {
                 Ok(client.query(&statement, params).await?)
             }
             Conn::Tx(tx) => run_in_tx(tx, None, sql, params).await,
+        }
+    }
+
+    /// Runs a lookup: a read that no parameter value can make fail (by key,
+    /// text parameters, no cast). Inside a transaction it runs without a
+    /// savepoint; should it fail all the same, the transaction is aborted.
+    pub(crate) async fn lookup(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        match self {
+            Conn::Pool(_) => self.read(sql, params).await,
+            Conn::Tx(tx) => {
+                let guard = tx.client.read().await;
+                let client = tx.usable(&guard)?;
+                let result = async {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.query(&statement, params).await
+                }
+                .await;
+                result.map_err(|error| {
+                    tx.aborted.store(true, Ordering::Release);
+                    error.into()
+                })
+            }
         }
     }
 
@@ -182,6 +227,23 @@ impl Conn {
     }
 }
 
+impl TxConn {
+    /// The connection, while the transaction is neither finished nor
+    /// aborted.
+    fn usable<'a>(&self, guard: &'a Option<Object>) -> Result<&'a Object, Error> {
+        if self.aborted.load(Ordering::Acquire) {
+            return Err(aborted_error());
+        }
+        guard
+            .as_ref()
+            .ok_or_else(|| Error::Backend("the transaction is finished".into()))
+    }
+}
+
+fn aborted_error() -> Error {
+    Error::Backend("the transaction was aborted by a failed statement".into())
+}
+
 /// Runs one statement (after its lock) under a savepoint of the open
 /// transaction.
 async fn run_in_tx(
@@ -190,10 +252,8 @@ async fn run_in_tx(
     sql: &str,
     params: Params<'_>,
 ) -> Result<Vec<Row>, Error> {
-    let guard = tx.client.lock().await;
-    let client = guard
-        .as_ref()
-        .ok_or_else(|| Error::Backend("the transaction is finished".into()))?;
+    let guard = tx.client.write().await;
+    let client = tx.usable(&guard)?;
     let statement = client.prepare_cached(sql).await?;
     let lock_statement = match &lock {
         Some(lock) => Some(client.prepare_cached(lock.sql()).await?),
@@ -256,5 +316,35 @@ mod tests {
         assert_eq!(LOCK_CLASS, 1_129_072_977);
         assert!(LOCK_ONE.contains(&LOCK_CLASS.to_string()));
         assert!(LOCK_MATCHING.contains(&LOCK_CLASS.to_string()));
+    }
+
+    /// A lookup has no savepoint: when one fails all the same, nothing else
+    /// runs in the transaction and its `COMMIT` is an error, never a
+    /// silent rollback of writes already acknowledged.
+    #[tokio::test]
+    async fn a_failed_lookup_aborts_the_transaction() {
+        let Ok(url) = std::env::var("CLIQUET_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let scratch = crate::ScratchSchema::create(&url, "lookup").await.unwrap();
+        let pool = Pool::new(&scratch.settings()).unwrap();
+        let tx = TxConn::begin(&pool).await.unwrap();
+        let conn = Conn::Tx(tx.clone());
+        conn.write(None, "CREATE TABLE written (v int)", &[])
+            .await
+            .unwrap();
+        let rows = conn.lookup("SELECT 1 AS one", &[]).await.unwrap();
+        assert_eq!(rows[0].get::<_, i32>(0), 1);
+        assert!(conn.lookup("SELECT 1 / 0", &[]).await.is_err());
+        assert!(conn.read("SELECT 1", &[]).await.is_err());
+        assert!(conn.lookup("SELECT 1", &[]).await.is_err());
+        assert!(tx.finish(true).await.is_err());
+        let rows = Conn::Pool(pool.clone())
+            .read("SELECT to_regclass('written') IS NULL", &[])
+            .await
+            .unwrap();
+        assert!(rows[0].get::<_, bool>(0), "the transaction was rolled back");
+        drop(pool);
+        scratch.drop_schema().await.unwrap();
     }
 }

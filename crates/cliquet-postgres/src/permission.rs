@@ -99,6 +99,15 @@ impl PostgresPermission {
     ) -> Result<Vec<tokio_postgres::Row>> {
         self.conn.read(sql, params).await.map_err(storage_error)
     }
+
+    /// A read by key that no value can make fail (see [`Conn::lookup`]).
+    async fn lookup(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        self.conn.lookup(sql, params).await.map_err(storage_error)
+    }
 }
 
 /// A `LIKE` pattern for an object id where `*` matches anything.
@@ -154,7 +163,7 @@ impl Permission for PostgresPermission {
 
     async fn get_user_principals(&self, user_id: &str) -> Result<Principals> {
         let rows = self
-            .read(USER_PRINCIPALS, &[&user_id, &AUTHENTICATED])
+            .lookup(USER_PRINCIPALS, &[&user_id, &AUTHENTICATED])
             .await?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
@@ -185,7 +194,7 @@ impl Permission for PostgresPermission {
         permission: &str,
     ) -> Result<Principals> {
         let rows = self
-            .read(ACE_PRINCIPALS, &[&object_id, &permission])
+            .lookup(ACE_PRINCIPALS, &[&object_id, &permission])
             .await?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
@@ -199,10 +208,10 @@ impl Permission for PostgresPermission {
         let rows = match permissions {
             Some(permissions) => {
                 let permissions = permissions.to_vec();
-                self.read(OBJECTS_SOME_PERMISSIONS, &[&ids, &permissions])
+                self.lookup(OBJECTS_SOME_PERMISSIONS, &[&ids, &permissions])
                     .await?
             }
-            None => self.read(OBJECTS_PERMISSIONS, &[&ids]).await?,
+            None => self.lookup(OBJECTS_PERMISSIONS, &[&ids]).await?,
         };
         let mut by_object: BTreeMap<String, Acl> = BTreeMap::new();
         for row in &rows {
@@ -258,7 +267,7 @@ impl Permission for PostgresPermission {
             .iter()
             .map(|b| (b.object_id.clone(), b.permission.clone()))
             .unzip();
-        let rows = self.read(AUTHORIZED, &[&objects, &permissions]).await?;
+        let rows = self.lookup(AUTHORIZED, &[&objects, &permissions]).await?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
 
@@ -284,7 +293,7 @@ impl Permission for PostgresPermission {
                 self.read(ACCESSIBLE_MATCHING, &[&principals, &patterns, &permissions])
                     .await?
             }
-            None => self.read(ACCESSIBLE_ALL, &[&principals]).await?,
+            None => self.lookup(ACCESSIBLE_ALL, &[&principals]).await?,
         };
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for row in &rows {

@@ -349,7 +349,7 @@ impl Store {
     ) -> Result<Option<Object>> {
         let rows = self
             .conn
-            .read(GET, &[&id, &parent_id, &resource_name])
+            .lookup(GET, &[&id, &parent_id, &resource_name])
             .await
             .map_err(storage_error)?;
         Ok(rows
@@ -721,7 +721,7 @@ impl Storage for Store {
         let args = [key, &params.parent_id, &params.resource_name];
         let rows = self
             .conn
-            .read(&READ_TIMESTAMP_SQL, &args)
+            .lookup(&READ_TIMESTAMP_SQL, &args)
             .await
             .map_err(storage_error)?;
         if let Some(ts) = rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
@@ -755,7 +755,7 @@ impl Storage for Store {
     ) -> Result<BTreeMap<String, Timestamp>> {
         let rows = self
             .conn
-            .read(ALL_TIMESTAMPS, &[&params.resource_name])
+            .lookup(ALL_TIMESTAMPS, &[&params.resource_name])
             .await
             .map_err(storage_error)?;
         Ok(rows
