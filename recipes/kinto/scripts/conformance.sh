@@ -54,6 +54,10 @@ trap stop_server EXIT
 
 start_server() {
   local backend="$1"
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+    echo "port $port is already in use (set CONFORMANCE_PORT)" >&2
+    exit 2
+  fi
   local -a env=()
   if [ "$backend" = postgresql ]; then
     local db="${pg_url##*/}" admin="${pg_url%/*}/postgres"
