@@ -16,6 +16,7 @@
 //! and does not poison the rest of the transaction.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
 use futures_util::future::join4;
@@ -58,6 +59,8 @@ impl Lock<'_> {
 /// permission views of one [`crate::storage::PostgresTransaction`].
 pub(crate) struct TxConn {
     client: Mutex<Option<Object>>,
+    /// Set when a statement failed with [`Error::TransactionConflict`].
+    conflicted: AtomicBool,
 }
 
 impl TxConn {
@@ -66,7 +69,22 @@ impl TxConn {
         client.batch_execute("BEGIN").await?;
         Ok(Arc::new(Self {
             client: Mutex::new(Some(client)),
+            conflicted: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether a statement lost to a concurrent transaction (deadlock,
+    /// serialization failure): the transaction must be run again.
+    pub(crate) fn conflicted(&self) -> bool {
+        self.conflicted.load(Ordering::Relaxed)
+    }
+
+    /// Records a transaction conflict among the outcomes of its statements.
+    fn note<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(Error::TransactionConflict(_)) = &result {
+            self.conflicted.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Ends the transaction with `COMMIT` or `ROLLBACK`.
@@ -124,7 +142,7 @@ impl Conn {
                 let statement = client.prepare_cached(sql).await?;
                 Ok(client.query(&statement, params).await?)
             }
-            Conn::Tx(tx) => run_in_tx(tx, None, sql, params).await,
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, None, sql, params).await),
         }
     }
 
@@ -177,7 +195,7 @@ impl Conn {
                 commit?;
                 Ok(rows)
             }
-            Conn::Tx(tx) => run_in_tx(tx, lock, sql, params).await,
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, lock, sql, params).await),
         }
     }
 }
