@@ -22,7 +22,9 @@ use tower_service::Service;
 
 use crate::payload::{self, Limits, SubrequestSpec};
 use crate::response::{Entry, render};
-use crate::{AbortBatch, BatchCache, NoScope, ResponseBody, ScopeHook, Subrequest};
+use crate::{
+    AbortBatch, BatchCache, NoScope, ResponseBody, Retry, RetryBatch, ScopeHook, Subrequest,
+};
 
 /// The default of the `batch_max_requests` setting.
 pub const DEFAULT_MAX_REQUESTS: usize = 25;
@@ -52,6 +54,8 @@ struct Config {
     max_requests: usize,
     /// The largest batch body read; `None` reads any size.
     max_body_bytes: Option<usize>,
+    /// How often a batch that lost to a concurrent one runs.
+    retry: Retry,
 }
 
 impl Config {
@@ -67,6 +71,7 @@ impl Config {
             prefix,
             max_requests,
             max_body_bytes: None,
+            retry: Retry::default(),
         }
     }
 }
@@ -97,6 +102,7 @@ impl<H> BatchLayer<H> {
     pub fn prefix(mut self, prefix: impl AsRef<str>) -> Self {
         let mut config = Config::new(prefix.as_ref(), self.config.max_requests);
         config.max_body_bytes = self.config.max_body_bytes;
+        config.retry = self.config.retry;
         self.config = Arc::new(config);
         self
     }
@@ -116,6 +122,15 @@ impl<H> BatchLayer<H> {
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         let mut config = (*self.config).clone();
         config.max_body_bytes = Some(limit);
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Sets how many times a batch whose subresponse carries
+    /// [`RetryBatch`] runs ([`Retry::default`]: 3 attempts).
+    pub fn retry(mut self, retry: Retry) -> Self {
+        let mut config = (*self.config).clone();
+        config.retry = retry;
         self.config = Arc::new(config);
         self
     }
@@ -405,46 +420,91 @@ impl<S, H> Run<S, H> {
             return Ok(answer(&[]));
         }
 
-        let scope = match self.hook.begin(&parts).await {
-            Ok(scope) => scope,
-            Err(failed) => return Ok(error(failed)),
-        };
-        let cache = BatchCache::default();
-        let count = subrequests.len();
-        let mut entries = Vec::with_capacity(count);
-        for (index, spec) in subrequests.iter().enumerate() {
-            let marker = Subrequest::new(index, count, cache.clone());
-            let sent = match send(self.inner.clone(), &parts, spec, &scope, &marker).await {
-                Ok(sent) => sent,
-                Err(Failure::Service(failed)) => {
-                    self.hook.rollback(scope).await;
-                    return Err(failed);
+        let mut failed = 0;
+        loop {
+            let outcome =
+                attempt(self.inner.clone(), self.hook.as_ref(), &parts, &subrequests).await?;
+            match outcome {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::Conflict(response) => {
+                    // Everything of this attempt was rolled back, and its
+                    // subresponses are dropped with it.
+                    failed += 1;
+                    if !self.config.retry.should_retry(failed) {
+                        return Ok(response);
+                    }
+                    self.config.retry.pause(failed).await;
                 }
-                Err(Failure::Body) => {
-                    self.hook.rollback(scope).await;
-                    return Ok(error(ApiError::internal()));
-                }
-            };
-            if aborts(&sent.parts) {
-                self.hook.rollback(scope).await;
-                return Ok(Response::from_parts(
-                    sent.parts,
-                    ResponseBody::full(sent.body),
-                ));
             }
-            entries.push(Entry::new(
-                sent.path.as_str(),
-                &spec.method,
-                sent.parts.status,
-                &sent.parts.headers,
-                sent.body,
-            ));
-        }
-        match self.hook.commit(scope).await {
-            Ok(()) => Ok(answer(&entries)),
-            Err(failed) => Ok(error(failed)),
         }
     }
+}
+
+/// Runs every subrequest of a batch once, in a new scope.
+///
+/// The service is taken by value: `S` need not be `Sync`.
+async fn attempt<S, H, ReqBody, ResBody>(
+    inner: S,
+    hook: &H,
+    parts: &request::Parts,
+    subrequests: &[SubrequestSpec],
+) -> Result<Attempt<ResBody>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    H: ScopeHook,
+    ReqBody: Body + From<Bytes>,
+    ResBody: Body<Data = Bytes>,
+{
+    let scope = match hook.begin(parts).await {
+        Ok(scope) => scope,
+        Err(failed) => return Ok(Attempt::Done(error(failed))),
+    };
+    let cache = BatchCache::default();
+    let count = subrequests.len();
+    let mut entries = Vec::with_capacity(count);
+    for (index, spec) in subrequests.iter().enumerate() {
+        let marker = Subrequest::new(index, count, cache.clone());
+        let sent = match send(inner.clone(), parts, spec, &scope, &marker).await {
+            Ok(sent) => sent,
+            Err(Failure::Service(failed)) => {
+                hook.rollback(scope).await;
+                return Err(failed);
+            }
+            Err(Failure::Body) => {
+                hook.rollback(scope).await;
+                return Ok(Attempt::Done(error(ApiError::internal())));
+            }
+        };
+        let conflict = sent.parts.extensions.get::<RetryBatch>().is_some();
+        if conflict || aborts(&sent.parts) {
+            hook.rollback(scope).await;
+            let response = Response::from_parts(sent.parts, ResponseBody::full(sent.body));
+            return Ok(if conflict {
+                Attempt::Conflict(response)
+            } else {
+                Attempt::Done(response)
+            });
+        }
+        entries.push(Entry::new(
+            sent.path.as_str(),
+            &spec.method,
+            sent.parts.status,
+            &sent.parts.headers,
+            sent.body,
+        ));
+    }
+    match hook.commit(scope).await {
+        Ok(()) => Ok(Attempt::Done(answer(&entries))),
+        Err(failed) => Ok(Attempt::Done(error(failed))),
+    }
+}
+
+/// How one run of a batch ended.
+enum Attempt<B> {
+    /// With the batch's answer.
+    Done(Response<ResponseBody<B>>),
+    /// Rolled back on a transaction conflict: run it again, or answer this.
+    Conflict(Response<ResponseBody<B>>),
 }
 
 /// Sends one subrequest through a clone of `inner`, and follows one

@@ -102,6 +102,7 @@
 //! | 4xx without a JSON body | recorded as `{"code", "errno": 999, "error": <reason>}` |
 //! | **5xx**, or **409** | the **whole batch** is rolled back and answers that subresponse |
 //! | marked with [`AbortBatch`] | same as a 5xx, whatever its status |
+//! | marked with [`RetryBatch`] | rolled back, and the **whole batch runs again** (see below) |
 //! | the inner service fails (`Err`) | the whole batch is rolled back and fails with that error |
 //!
 //! When every subrequest is recorded, the scope is committed and the batch
@@ -118,6 +119,20 @@
 //! it, and still reports history events for the writes it rolled back. We
 //! do not copy that: a 409 is a storage conflict, and the whole batch is
 //! undone and answers it, so the client can retry it whole.
+//!
+//! # Transaction conflicts
+//!
+//! A batch run in one database transaction can lose to a concurrent one
+//! through no fault of its own: two batches writing two collections in
+//! opposite orders deadlock, and the database aborts one of them. A
+//! resource layer that sees this marks its subresponse with [`RetryBatch`];
+//! the batch layer then rolls the scope back, discards every subresponse of
+//! that attempt, waits a few milliseconds (jittered) and runs the whole
+//! batch again from its first subrequest, with the bodies it parsed, in a
+//! new scope and with a new [`BatchCache`]. A batch runs at most
+//! [`Retry::attempts`] times (3 by default, [`BatchLayer::retry`]); after
+//! the last one it answers the marked subresponse (a 503 errno 201 with
+//! `Retry-After`). The client sees one answer, as if the batch had run once.
 //!
 //! # Where it goes in a stack
 //!
@@ -151,8 +166,10 @@
 mod layer;
 mod payload;
 mod response;
+mod retry;
 mod scope;
 
 pub use cliquet_errors::ResponseBody;
 pub use layer::{Batch, BatchLayer, DEFAULT_MAX_REQUESTS, DEFAULT_PREFIX, ResponseFuture};
+pub use retry::{Retry, RetryBatch};
 pub use scope::{AbortBatch, BatchCache, NoScope, ScopeHook, Subrequest};

@@ -70,6 +70,8 @@ pub(crate) struct TxConn {
     /// A statement without savepoint failed: the transaction can only be
     /// rolled back.
     aborted: AtomicBool,
+    /// Set when a statement failed with [`Error::TransactionConflict`].
+    conflicted: AtomicBool,
 }
 
 impl TxConn {
@@ -79,7 +81,22 @@ impl TxConn {
         Ok(Arc::new(Self {
             client: RwLock::new(Some(client)),
             aborted: AtomicBool::new(false),
+            conflicted: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether a statement lost to a concurrent transaction (deadlock,
+    /// serialization failure): the transaction must be run again.
+    pub(crate) fn conflicted(&self) -> bool {
+        self.conflicted.load(Ordering::Relaxed)
+    }
+
+    /// Records a transaction conflict among the outcomes of its statements.
+    fn note<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(Error::TransactionConflict(_)) = &result {
+            self.conflicted.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Ends the transaction with `COMMIT` or `ROLLBACK`. An aborted
@@ -147,7 +164,7 @@ impl Conn {
                 let statement = client.prepare_cached(sql).await?;
                 Ok(client.query(&statement, params).await?)
             }
-            Conn::Tx(tx) => run_in_tx(tx, None, sql, params).await,
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, None, sql, params).await),
         }
     }
 
@@ -165,10 +182,10 @@ impl Conn {
                     client.query(&statement, params).await
                 }
                 .await;
-                result.map_err(|error| {
+                tx.note(result.map_err(|error| {
                     tx.aborted.store(true, Ordering::Release);
                     error.into()
-                })
+                }))
             }
         }
     }
@@ -222,7 +239,7 @@ impl Conn {
                 commit?;
                 Ok(rows)
             }
-            Conn::Tx(tx) => run_in_tx(tx, lock, sql, params).await,
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, lock, sql, params).await),
         }
     }
 }

@@ -25,6 +25,11 @@ pub enum Error {
     /// The schema is missing, or at a version this crate cannot migrate.
     #[error("schema error: {0}")]
     Schema(String),
+    /// The transaction lost to a concurrent one: a deadlock was broken by
+    /// aborting it (SQLSTATE 40P01) or it could not be serialized (40001).
+    /// Its unit of work is to be rolled back and run again.
+    #[error("transaction conflict: {0}")]
+    TransactionConflict(String),
     /// The backend is read-only and a write was attempted.
     #[error("read-only backend")]
     Readonly,
@@ -54,7 +59,9 @@ fn classify(error: &tokio_postgres::Error) -> Error {
     let code = db.code();
     let class = &code.code()[..2];
     let message = db.message().to_owned();
-    if *code == SqlState::UNIQUE_VIOLATION {
+    if is_transaction_conflict(code) {
+        Error::TransactionConflict(format!("{}: {message}", code.code()))
+    } else if *code == SqlState::UNIQUE_VIOLATION {
         Error::Conflict(message)
     } else if class == "22" || class == "54" || *code == SqlState::TOO_MANY_ARGUMENTS {
         // 22: data exception (bad value, untranslatable character, ...);
@@ -65,9 +72,25 @@ fn classify(error: &tokio_postgres::Error) -> Error {
     }
 }
 
+/// Whether a SQLSTATE says the transaction lost to a concurrent one and
+/// may succeed if run again: `40P01` (deadlock detected) and `40001`
+/// (serialization failure).
+fn is_transaction_conflict(code: &SqlState) -> bool {
+    *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlocks_and_serialization_failures_are_transaction_conflicts() {
+        assert!(is_transaction_conflict(&SqlState::from_code("40P01")));
+        assert!(is_transaction_conflict(&SqlState::from_code("40001")));
+        assert!(!is_transaction_conflict(&SqlState::UNIQUE_VIOLATION));
+        assert!(!is_transaction_conflict(&SqlState::from_code("40003")));
+        assert!(!is_transaction_conflict(&SqlState::ADMIN_SHUTDOWN));
+    }
 
     #[test]
     fn pool_errors_are_backend_errors() {

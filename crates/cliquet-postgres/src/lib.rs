@@ -47,8 +47,12 @@
 //!   compares strings with the database's default collation.
 //! - Writers of one collection are serialised until their transaction ends:
 //!   keep request transactions short. Two batches writing the same
-//!   collections in opposite orders may deadlock; PostgreSQL then aborts one
-//!   (a 503, retryable).
+//!   collections in opposite orders may deadlock; PostgreSQL then aborts
+//!   one. A deadlock (SQLSTATE 40P01) or a serialization failure (40001) is
+//!   [`StorageError::TransactionConflict`], and the transaction remembers it
+//!   ([`Transaction::conflicted`]): the layer owning the transaction rolls
+//!   it back and runs its work again (`cliquet-resource` and
+//!   `cliquet-batch` do), so clients see a 503 only when it keeps losing.
 //! - Kinto servers writing the same database at the same time do not take
 //!   the collection locks, so their writes keep Kinto's races.
 //! - A requested timestamp in the past is replaced by a fresh one
@@ -59,6 +63,8 @@
 //! [`Cache`]: cliquet_storage::Cache
 //! [`StorageError::InvalidInput`]: cliquet_storage::StorageError::InvalidInput
 //! [`StorageError::Backend`]: cliquet_storage::StorageError::Backend
+//! [`StorageError::TransactionConflict`]: cliquet_storage::StorageError::TransactionConflict
+//! [`Transaction::conflicted`]: cliquet_storage::Transaction::conflicted
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;

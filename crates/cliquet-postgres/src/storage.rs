@@ -253,6 +253,7 @@ pub(crate) fn storage_error(error: Error) -> StorageError {
     match error {
         Error::InvalidValue(message) => StorageError::invalid_input(message),
         Error::Readonly => StorageError::Readonly,
+        Error::TransactionConflict(message) => StorageError::transaction_conflict(message),
         Error::Conflict(message) => StorageError::Conflict {
             field: format!("last_modified ({message})"),
             existing: None,
@@ -888,6 +889,10 @@ impl Transaction for PostgresTransaction {
 
     async fn rollback(self: Box<Self>) -> Result<()> {
         self.tx.finish(false).await.map_err(storage_error)
+    }
+
+    fn conflicted(&self) -> bool {
+        self.tx.conflicted()
     }
 }
 

@@ -163,3 +163,70 @@ async fn slow_database_and_exhausted_pool_are_backend_errors() {
         .unwrap();
     scratch.drop().await;
 }
+
+/// Two transactions each writing one collection, then the other's: the
+/// database aborts one with a deadlock (40P01), which is a
+/// `TransactionConflict` that the loser's transaction remembers; the winner
+/// commits, and the loser's work, run again, succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deadlock_is_a_transaction_conflict() {
+    let Some(url) = database_url("a_deadlock_is_a_transaction_conflict") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "deadlock").await;
+    let storage: Arc<dyn Storage> = Arc::new(PostgresStorage::new(scratch.pool.clone()));
+    let create = |parent: &str, id: &str| Create::new("record", parent, id, Default::default());
+
+    let first = storage.begin().await.unwrap();
+    let second = storage.begin().await.unwrap();
+    first.storage().create(create("/a", "1")).await.unwrap();
+    second.storage().create(create("/b", "2")).await.unwrap();
+    let first = Arc::new(first);
+    let second = Arc::new(second);
+    // Each now waits for the other's collection.
+    let crossing = |tx: Arc<Box<dyn cliquet_storage::Transaction>>, parent: &'static str| {
+        tokio::spawn(async move {
+            let result = tx.storage().create(create(parent, "x")).await;
+            (tx, result)
+        })
+    };
+    let mut one = crossing(first, "/b");
+    let mut two = crossing(second, "/a");
+    // The first to answer is the victim; the other waits for its locks
+    // until it rolls back.
+    let ((loser, loss), pending) = tokio::select! {
+        done = &mut one => (done.unwrap(), two),
+        done = &mut two => (done.unwrap(), one),
+    };
+    let loss = loss.unwrap_err();
+    assert!(loss.is_transaction_conflict(), "{loss:?}");
+    assert!(loss.is_retryable());
+    let api = ApiError::from(loss);
+    assert_eq!((api.code().as_u16(), api.errno().as_u16()), (503, 201));
+    // The transaction remembers it lost.
+    assert!(loser.conflicted());
+    Arc::into_inner(loser).unwrap().rollback().await.unwrap();
+    let (winner, won) = pending.await.unwrap();
+    won.unwrap();
+    assert!(!winner.conflicted());
+    Arc::into_inner(winner).unwrap().commit().await.unwrap();
+    // Run again, the work succeeds; the loser left nothing behind.
+    let again = storage.begin().await.unwrap();
+    assert!(!again.conflicted());
+    again.storage().create(create("/a", "y")).await.unwrap();
+    again.storage().create(create("/b", "y")).await.unwrap();
+    again.commit().await.unwrap();
+    for parent in ["/a", "/b"] {
+        let ids: Vec<String> = storage
+            .list(List::new("record", parent))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        // The winner's record and the new one: nothing of the loser.
+        assert_eq!(ids.len(), 2, "{parent}: {ids:?}");
+        assert!(ids.contains(&"y".to_owned()), "{parent}: {ids:?}");
+    }
+    scratch.drop().await;
+}

@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, Request, State
 use axum::response::Response;
 use bytes::Bytes;
 use cliquet_auth::Identity;
-use cliquet_batch::AbortBatch;
+use cliquet_batch::{AbortBatch, Retry, RetryBatch};
 use cliquet_errors::{ApiError, Location, ValidationDetail};
 use cliquet_filter::{Filter, Operator, Query, decode_querystring, next_page_url};
 use cliquet_storage::storage::{
@@ -49,6 +49,8 @@ struct Failure {
     /// Boxed: errors are the cold path, results stay small.
     error: Box<ApiError>,
     abort: bool,
+    /// The transaction lost to a concurrent one: its work is to run again.
+    conflict: bool,
     /// A 304 is no error, but ends the request the same way.
     not_modified: Option<cliquet_timestamps::ETag>,
 }
@@ -58,6 +60,7 @@ impl From<ApiError> for Failure {
         Self {
             error: Box::new(error),
             abort: false,
+            conflict: false,
             not_modified: None,
         }
     }
@@ -73,9 +76,11 @@ impl From<StorageError> for Failure {
                 | StorageError::Conflict { .. }
                 | StorageError::Readonly
         );
+        let conflict = error.is_transaction_conflict();
         Self {
             error: Box::new(error.into()),
-            abort,
+            abort: abort || conflict,
+            conflict,
             not_modified: None,
         }
     }
@@ -89,6 +94,7 @@ impl From<Rejection> for Failure {
             None => Self {
                 error: Box::new(ApiError::internal()),
                 abort: false,
+                conflict: false,
                 not_modified: Some(current),
             },
         }
@@ -250,6 +256,10 @@ fn finish_response(result: Result<Response>, in_batch: bool) -> Response {
             if failure.abort && in_batch {
                 response.extensions_mut().insert(AbortBatch);
             }
+            if failure.conflict && in_batch {
+                // The batch layer rolls back and runs the batch again.
+                response.extensions_mut().insert(RetryBatch);
+            }
             response
         }
     }
@@ -263,7 +273,10 @@ pub(crate) async fn plural(State(shared): State<Arc<Shared>>, request: Request) 
         let ctx = context(&shared, &mut parts).await?;
         match ctx.method {
             Method::GET | Method::HEAD => list(&shared, &ctx).await,
-            Method::POST => in_write(&shared, &ctx, |unit| create(&shared, &ctx, unit, body)).await,
+            Method::POST => {
+                let body = buffer(&shared, body).await;
+                in_write(&shared, &ctx, |unit| create(&shared, &ctx, unit, &body)).await
+            }
             Method::DELETE => {
                 in_write(&shared, &ctx, |unit| delete_plural(&shared, &ctx, unit)).await
             }
@@ -289,10 +302,12 @@ pub(crate) async fn object(State(shared): State<Arc<Shared>>, request: Request) 
         match ctx.method {
             Method::GET | Method::HEAD => get(&shared, &ctx, &id).await,
             Method::PUT => {
-                in_write(&shared, &ctx, |unit| put(&shared, &ctx, unit, &id, body)).await
+                let body = buffer(&shared, body).await;
+                in_write(&shared, &ctx, |unit| put(&shared, &ctx, unit, &id, &body)).await
             }
             Method::PATCH => {
-                in_write(&shared, &ctx, |unit| patch(&shared, &ctx, unit, &id, body)).await
+                let body = buffer(&shared, body).await;
+                in_write(&shared, &ctx, |unit| patch(&shared, &ctx, unit, &id, &body)).await
             }
             Method::DELETE => {
                 in_write(&shared, &ctx, |unit| delete(&shared, &ctx, unit, &id)).await
@@ -304,16 +319,68 @@ pub(crate) async fn object(State(shared): State<Arc<Shared>>, request: Request) 
     finish_response(result, in_batch)
 }
 
+/// A write's body, read whole before the work starts so that the work can
+/// run again; a body too large is reported where the work reads it.
+type Buffered = std::result::Result<Bytes, ApiError>;
+
+async fn buffer(shared: &Shared, body: Body) -> Buffered {
+    body::read(body, shared.config.limits.max_body_bytes).await
+}
+
 /// Runs a write in its unit (the request's transaction or the batch's),
 /// committed on success.
+///
+/// Outside a batch, a write whose transaction lost to a concurrent one (a
+/// deadlock, a serialization failure: [`StorageError::TransactionConflict`],
+/// or [`Transaction::conflicted`](cliquet_storage::Transaction::conflicted)
+/// when a hook turned that error into another) is rolled back and run again
+/// from the start, in a new transaction, up to [`Retry::default`]'s
+/// attempts; nothing of a lost attempt reaches the response. Inside a
+/// batch, the failure is marked so that the batch layer re-runs the whole
+/// batch instead.
 async fn in_write<F, Fut>(shared: &Shared, ctx: &Ctx, work: F) -> Result<Response>
 where
-    F: FnOnce(UnitRef) -> Fut,
+    F: Fn(UnitRef) -> Fut,
+    Fut: std::future::Future<Output = Result<Response>>,
+{
+    let retry = if ctx.batch.is_some() {
+        Retry::never()
+    } else {
+        Retry::default()
+    };
+    let mut failed = 0;
+    loop {
+        match write_once(shared, ctx, &work).await {
+            Err(failure) if failure.conflict => {
+                failed += 1;
+                if !retry.should_retry(failed) {
+                    return Err(failure);
+                }
+                retry.pause(failed).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// One attempt of [`in_write`].
+async fn write_once<F, Fut>(shared: &Shared, ctx: &Ctx, work: &F) -> Result<Response>
+where
+    F: Fn(UnitRef) -> Fut,
     Fut: std::future::Future<Output = Result<Response>>,
 {
     let unit = Arc::new(Unit::write(&shared.backends, ctx.batch.as_ref()).await?);
     let result = work(UnitRef(unit.clone())).await;
     let unit = Arc::try_unwrap(unit).map_err(|_| ApiError::internal())?;
+    if unit.conflicted() {
+        // Lost to a concurrent transaction, whatever the work made of it.
+        unit.finish(false).await?;
+        return Err(match result {
+            Err(failure) if failure.conflict => failure,
+            _ => StorageError::transaction_conflict("the transaction lost to a concurrent one")
+                .into(),
+        });
+    }
     let ok = result.is_ok();
     unit.finish(ok).await?;
     result
@@ -731,11 +798,11 @@ fn lost_race(error: StorageError) -> Failure {
 async fn read_body(
     shared: &Shared,
     ctx: &Ctx,
-    body: Body,
+    body: &Buffered,
     accepted: &[&'static str],
 ) -> Result<(Flavour, Option<Value>)> {
     let limits = &shared.config.limits;
-    let bytes: Bytes = body::read(body, limits.max_body_bytes).await?;
+    let bytes: Bytes = body.clone()?;
     let empty = bytes.iter().all(u8::is_ascii_whitespace);
     let flavour = body::flavour(&ctx.headers, empty, accepted)?;
     if empty {
@@ -826,7 +893,7 @@ fn object_body(object: Object, permissions: Value) -> Value {
 }
 
 /// `POST` on the plural endpoint.
-async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: Body) -> Result<Response> {
+async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: &Buffered) -> Result<Response> {
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
@@ -1210,7 +1277,13 @@ fn check_body_id(data: &mut Map<String, Value>, id: &str) -> Result<()> {
 }
 
 /// `PUT` on the object endpoint.
-async fn put(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str, body: Body) -> Result<Response> {
+async fn put(
+    shared: &Shared,
+    ctx: &Ctx,
+    unit: UnitRef,
+    id: &str,
+    body: &Buffered,
+) -> Result<Response> {
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);
     let permission = unit.permission(&shared.backends);
@@ -1507,7 +1580,7 @@ async fn patch(
     ctx: &Ctx,
     unit: UnitRef,
     id: &str,
-    body: Body,
+    body: &Buffered,
 ) -> Result<Response> {
     let config = &shared.config;
     let storage = unit.storage(&shared.backends);

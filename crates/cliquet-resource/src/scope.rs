@@ -23,6 +23,32 @@
 //! # let _ = batch;
 //! ```
 //!
+//! # Transaction conflicts
+//!
+//! A transaction can lose to a concurrent one: on PostgreSQL every write
+//! holds its collection's lock until the transaction ends, so two batches
+//! writing two collections in opposite orders (or two requests whose hooks
+//! do) deadlock, and the database aborts one (SQLSTATE 40P01; 40001 for a
+//! serialization failure). The storage reports it as
+//! [`StorageError::TransactionConflict`], and the transaction remembers it
+//! ([`Transaction::conflicted`], so an error a hook converted still
+//! counts). The work is then run again from its start, in a new
+//! transaction:
+//!
+//! - a write request outside a batch is rolled back and its handler re-run,
+//!   with the body it buffered, up to [`Retry::default`]'s attempts (3),
+//!   after a short jittered pause;
+//! - in a batch, the subresponse is marked with
+//!   [`RetryBatch`](cliquet_batch::RetryBatch), and the batch layer rolls
+//!   back and re-runs the whole batch, up to its own [`Retry`] policy.
+//!
+//! Nothing of a lost attempt reaches the response. Only when the last
+//! attempt loses too does the client get the 503 (errno 201, with
+//! `Retry-After`).
+//!
+//! [`Retry`]: cliquet_batch::Retry
+//! [`Retry::default`]: cliquet_batch::Retry
+//!
 //! # Caveat
 //!
 //! A storage error that leaves a PostgreSQL transaction unusable but is
@@ -35,7 +61,7 @@ use std::sync::Arc;
 
 use cliquet_batch::ScopeHook;
 use cliquet_errors::ApiError;
-use cliquet_storage::{Backends, Permission, Storage, Transaction};
+use cliquet_storage::{Backends, Permission, Storage, StorageError, Transaction};
 use http::request::Parts;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -184,11 +210,17 @@ impl Unit {
         }
     }
 
+    /// Whether a statement of the unit's transaction lost to a concurrent
+    /// transaction: its work must be run again.
+    pub(crate) fn conflicted(&self) -> bool {
+        self.transaction().is_some_and(|t| t.conflicted())
+    }
+
     /// Ends the unit: commits its own transaction when `ok`, rolls it back
     /// otherwise; a batch's transaction is the batch layer's to end.
-    pub(crate) async fn finish(self, ok: bool) -> Result<(), ApiError> {
+    pub(crate) async fn finish(self, ok: bool) -> Result<(), StorageError> {
         match self {
-            Unit::Own(transaction) if ok => transaction.commit().await.map_err(ApiError::from),
+            Unit::Own(transaction) if ok => transaction.commit().await,
             Unit::Own(transaction) => {
                 let _ = transaction.rollback().await;
                 Ok(())

@@ -13,6 +13,15 @@
 //! | [`StorageError::InvalidInput`] | 400 errno 107 |
 //! | [`StorageError::Readonly`] | 503 errno 201 |
 //! | [`StorageError::Backend`] | 503 errno 201 |
+//! | [`StorageError::TransactionConflict`] | 503 errno 201 |
+//!
+//! [`StorageError::TransactionConflict`] is the one a caller should act on
+//! before a client sees it: the transaction lost to a concurrent one (a
+//! deadlock, a serialization failure) and nothing of it will commit, but the
+//! same work run again from its start, in a new transaction, most likely
+//! succeeds. The layer that owns the transaction rolls it back and re-runs
+//! it ([`StorageError::is_transaction_conflict`]); the 503 is only for when
+//! it keeps losing.
 //!
 //! ```
 //! use cliquet_errors::ApiError;
@@ -78,6 +87,15 @@ pub enum StorageError {
     /// never-seen collection was asked of one (it would have to be stored).
     #[error("the backend is read-only")]
     Readonly,
+    /// The transaction lost to a concurrent one: the database broke a
+    /// deadlock by aborting it (PostgreSQL's SQLSTATE 40P01), or could not
+    /// serialize it (40001). Nothing of the transaction may commit; running
+    /// the whole unit of work again, in a new transaction, may succeed.
+    #[error("transaction conflict: {message}")]
+    TransactionConflict {
+        /// What the database said, for logs.
+        message: String,
+    },
     /// Any other failure: connection lost, pool exhausted, timeout, bug.
     #[error("backend failure: {message}")]
     Backend {
@@ -136,12 +154,26 @@ impl StorageError {
         }
     }
 
+    /// [`StorageError::TransactionConflict`].
+    pub fn transaction_conflict(message: impl fmt::Display) -> Self {
+        Self::TransactionConflict {
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether the transaction lost to a concurrent one and its unit of
+    /// work should be rolled back and run again from the start
+    /// ([`StorageError::TransactionConflict`]).
+    pub fn is_transaction_conflict(&self) -> bool {
+        matches!(self, Self::TransactionConflict { .. })
+    }
+
     /// Whether retrying the same operation later may succeed (the backend
     /// was unavailable, or a concurrent write violated a constraint other
     /// than the id's). Clients are told with `Retry-After`.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Backend { .. } => true,
+            Self::Backend { .. } | Self::TransactionConflict { .. } => true,
             Self::Conflict { field, .. } => field != crate::model::ID_FIELD,
             _ => false,
         }
@@ -171,7 +203,9 @@ impl From<StorageError> for ApiError {
             StorageError::Readonly => {
                 ApiError::backend_unavailable().with_message(READONLY_MESSAGE)
             }
-            StorageError::Backend { .. } => ApiError::backend_unavailable(),
+            StorageError::Backend { .. } | StorageError::TransactionConflict { .. } => {
+                ApiError::backend_unavailable()
+            }
         }
     }
 }
@@ -190,6 +224,7 @@ mod tests {
             (StorageError::invalid_input("NUL"), 400, 107),
             (StorageError::Readonly, 503, 201),
             (StorageError::backend("down"), 503, 201),
+            (StorageError::transaction_conflict("40P01"), 503, 201),
         ];
         for (error, code, errno) in cases {
             let api = ApiError::from(error);
@@ -228,5 +263,10 @@ mod tests {
         };
         assert!(other.is_retryable());
         assert!(!StorageError::not_found("a", "b").is_reportable());
+        let lost = StorageError::transaction_conflict("deadlock detected");
+        assert!(lost.is_retryable());
+        assert!(lost.is_transaction_conflict());
+        assert!(!lost.is_reportable());
+        assert!(!StorageError::backend("x").is_transaction_conflict());
     }
 }

@@ -179,6 +179,16 @@ pub trait Transaction: Send + Sync {
 
     /// Discards the writes.
     async fn rollback(self: Box<Self>) -> Result<()>;
+
+    /// Whether a statement of this transaction failed with
+    /// [`StorageError::TransactionConflict`](crate::StorageError::TransactionConflict):
+    /// the transaction lost to a concurrent one and its unit of work must
+    /// be rolled back and run again. Set even when the caller turned that
+    /// error into another one, so the owner of the transaction can tell.
+    /// Backends without such conflicts keep the default, `false`.
+    fn conflicted(&self) -> bool {
+        false
+    }
 }
 
 /// Parameters of [`Storage::create`].

@@ -204,7 +204,11 @@ pub fn resources() -> Vec<Resource> {
 
 /// Wraps the storage of `backends` in one that fails on demand.
 pub fn failing(backends: Backends) -> (Backends, failing::Switch) {
-    let switch = failing::Switch(Arc::new(std::sync::atomic::AtomicU8::new(failing::OK)));
+    let switch = failing::Switch(
+        Arc::new(std::sync::atomic::AtomicU8::new(failing::OK)),
+        Arc::default(),
+        Arc::default(),
+    );
     let storage = Arc::new(failing::Failing {
         inner: backends.storage.clone(),
         switch: switch.clone(),
@@ -450,7 +454,7 @@ impl Reply {
 pub mod failing {
     use std::collections::BTreeMap;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
     use async_trait::async_trait;
     use cliquet_storage::storage::*;
@@ -466,12 +470,52 @@ pub mod failing {
     /// the following `create` meets the real object.
     pub const RACE: u8 = 2;
 
+    /// The mode, how many of the next writes lose to a concurrent
+    /// transaction (a deadlock), and how many writes succeed first.
     #[derive(Clone)]
-    pub struct Switch(pub Arc<AtomicU8>);
+    pub struct Switch(pub Arc<AtomicU8>, pub Arc<AtomicU32>, pub Arc<AtomicU32>);
 
     impl Switch {
         pub fn set(&self, mode: u8) {
             self.0.store(mode, Ordering::SeqCst);
+        }
+
+        /// The next `count` writes fail with a transaction conflict.
+        pub fn lose(&self, count: u32) {
+            self.lose_after(0, count);
+        }
+
+        /// After `skip` writes, the next `count` writes fail with a
+        /// transaction conflict.
+        pub fn lose_after(&self, skip: u32, count: u32) {
+            self.2.store(skip, Ordering::SeqCst);
+            self.1.store(count, Ordering::SeqCst);
+        }
+
+        /// How many writes are still to lose.
+        pub fn losses_left(&self) -> u32 {
+            self.1.load(Ordering::SeqCst)
+        }
+
+        fn check_write(&self) -> Result<()> {
+            self.check()?;
+            let skipped = self
+                .2
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if skipped {
+                return Ok(());
+            }
+            let lost = self
+                .1
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if lost {
+                return Err(StorageError::transaction_conflict(
+                    "40P01: deadlock detected",
+                ));
+            }
+            Ok(())
         }
 
         fn check(&self) -> Result<()> {
@@ -513,7 +557,7 @@ pub mod failing {
     #[async_trait]
     impl<S: Inner> Storage for Failing<S> {
         async fn create(&self, params: Create) -> Result<Object> {
-            self.switch.check()?;
+            self.switch.check_write()?;
             self.inner.storage().create(params).await
         }
         async fn get(&self, params: Get) -> Result<Object> {
@@ -524,11 +568,11 @@ pub mod failing {
             self.inner.storage().get(params).await
         }
         async fn update(&self, params: Update) -> Result<Updated> {
-            self.switch.check()?;
+            self.switch.check_write()?;
             self.inner.storage().update(params).await
         }
         async fn delete(&self, params: Delete) -> Result<Deleted> {
-            self.switch.check()?;
+            self.switch.check_write()?;
             self.inner.storage().delete(params).await
         }
         async fn delete_all(&self, params: DeleteAll) -> Result<Vec<Deleted>> {
