@@ -91,7 +91,10 @@ impl Retry {
         let jitter = if spread == 0 {
             0
         } else {
-            rand::random_range(0..=spread)
+            // A fresh randomly keyed hasher is enough randomness to spread
+            // retries apart, without a random-number crate.
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(failed) % (spread + 1)
         };
         half + Duration::from_micros(jitter)
     }
