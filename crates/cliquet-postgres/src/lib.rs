@@ -75,6 +75,7 @@ mod permission;
 mod pool;
 pub mod scratch;
 pub mod settings;
+pub mod sort_index;
 mod sql;
 mod storage;
 
@@ -121,6 +122,7 @@ pub async fn backends(
     let storage = PostgresStorage::new(storage_pool)
         .with_readonly(settings.readonly)
         .with_max_fetch_size(settings.storage_max_fetch_size)
+        .with_sort_indexes(settings.storage_sort_indexes, sort_index::DEFAULT_AFTER)
         .with_shared_permission(shared);
     Ok(Backends::new(
         Arc::new(storage),

@@ -123,6 +123,11 @@ pub struct PostgresSettings {
     /// (default 10000).
     #[serde(deserialize_with = "lenient_usize")]
     pub storage_max_fetch_size: usize,
+    /// `storage_sort_indexes`: most [sort indexes](crate::sort_index) the
+    /// backend creates on demand for the data fields lists sort on
+    /// (default 8; `0` turns them off).
+    #[serde(deserialize_with = "lenient_usize")]
+    pub storage_sort_indexes: usize,
     /// `readonly`: refuse writes, and do not store the timestamp of empty
     /// collections (default false).
     #[serde(deserialize_with = "lenient_bool")]
@@ -175,6 +180,7 @@ impl Default for PostgresSettings {
             storage_pool_recycle: -1.0,
             storage_max_backlog: -1,
             storage_max_fetch_size: DEFAULT_MAX_FETCH_SIZE,
+            storage_sort_indexes: crate::sort_index::DEFAULT_MAX,
             readonly: false,
             cache_url: String::new(),
             cache_prefix: String::new(),

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use cliquet_filter::{FieldPath, Filter, Operator, PaginationCondition, PaginationRule, SortField};
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 /// A bound parameter.
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
@@ -35,7 +35,20 @@ const MAX_PARAMS: usize = 65_535;
 pub(crate) struct Sql {
     pub(crate) text: String,
     pub(crate) params: Vec<Param>,
+    /// The type of each parameter, from its cast.
+    types: Vec<Type>,
     texts: HashMap<String, usize>,
+}
+
+/// The type a parameter cast names.
+fn cast_type(cast: &str) -> Type {
+    match cast {
+        "jsonb" => Type::JSONB,
+        "jsonb[]" => Type::JSONB_ARRAY,
+        "bigint" => Type::INT8,
+        "text[]" => Type::TEXT_ARRAY,
+        _ => Type::TEXT,
+    }
 }
 
 impl Sql {
@@ -52,6 +65,7 @@ impl Sql {
     /// Binds a parameter and appends `$n::cast`.
     pub(crate) fn bind(&mut self, param: Param, cast: &str) -> &mut Self {
         self.params.push(param);
+        self.types.push(cast_type(cast));
         let n = self.params.len();
         let _ = write!(self.text, "${n}::{cast}");
         self
@@ -64,6 +78,7 @@ impl Sql {
             return self;
         }
         self.params.push(Box::new(value.to_owned()));
+        self.types.push(Type::TEXT);
         let n = self.params.len();
         self.texts.insert(value.to_owned(), n);
         let _ = write!(self.text, "${n}::text");
@@ -87,6 +102,15 @@ impl Sql {
         self.params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    /// The parameters with their types, for a statement sent unprepared.
+    pub(crate) fn typed_params(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.params
+            .iter()
+            .zip(&self.types)
+            .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
             .collect()
     }
 
@@ -259,6 +283,19 @@ fn push_condition(sql: &mut Sql, path: &FieldPath, operator: Operator, value: &V
                         .bind_i64(n.as_i64().unwrap_or_default())
                         .push(")");
                 }
+                // Below the top level, JSONB containment of a scalar is
+                // equality (numbers compared as numbers, as `=` does): the
+                // containment alone, which the GIN index serves and whose
+                // selectivity the planner knows. Repeating the equality
+                // would make it expect next to no match, and prefer
+                // sorting the matches to walking a sort index.
+                (
+                    Field::Data(segments),
+                    Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_),
+                ) if operator == Operator::Eq => {
+                    push_containment(sql, segments, value.clone());
+                }
+                // An object or array value: containment is only implied.
                 (Field::Data(segments), _) if operator == Operator::Eq => {
                     push_containment(sql, segments, value.clone());
                     sql.push(" AND ");
@@ -429,6 +466,22 @@ pub(crate) fn push_conditions(sql: &mut Sql, filters: &[Filter], pagination: &[P
 
 /// Appends ` ORDER BY ...` (nothing for an empty sort).
 pub(crate) fn push_order(sql: &mut Sql, sort: &[SortField]) {
+    push_order_indexed(sql, sort, None);
+}
+
+/// The top-level data field a sort starts with, if it does: the one a
+/// [sort index](crate::sort_index) can serve.
+pub(crate) fn leading_data_field(sort: &[SortField]) -> Option<&str> {
+    match field(&sort.first()?.field) {
+        Field::Data([name]) => Some(name),
+        _ => None,
+    }
+}
+
+/// [`push_order`], the leading key written as a literal when it is
+/// `indexed`, the top-level field whose sort index is ready (a parameter
+/// would hide it from the planner).
+pub(crate) fn push_order_indexed(sql: &mut Sql, sort: &[SortField], indexed: Option<&str>) {
     for (i, criterion) in sort.iter().enumerate() {
         sql.push(if i == 0 { " ORDER BY " } else { ", " });
         match field(&criterion.field) {
@@ -437,6 +490,11 @@ pub(crate) fn push_order(sql: &mut Sql, sort: &[SortField]) {
             }
             Field::LastModified => {
                 sql.push("objects.last_modified");
+            }
+            Field::Data([name]) if i == 0 && indexed == Some(name.as_str()) => {
+                sql.push("(objects.data->")
+                    .push(&crate::sort_index::literal(name))
+                    .push(")");
             }
             other @ Field::Data(_) => other.push_json(sql),
             // Constant: no effect on the order.
@@ -498,6 +556,8 @@ mod tests {
     #[test]
     fn equality_and_contains_use_the_data_index() {
         let sql = filter_sql(Filter::new("a.b", Operator::Eq, json!("x")));
+        assert_eq!(sql.text, "(objects.data @> $1::jsonb)");
+        let sql = filter_sql(Filter::new("a.b", Operator::Eq, json!({"c": 1})));
         assert_eq!(
             sql.text,
             "(objects.data @> $1::jsonb AND (objects.data->$2::text->$3::text) = $4::jsonb)"
@@ -540,5 +600,24 @@ mod tests {
             sql.text,
             " ORDER BY (objects.data->$1::text) DESC, objects.id ASC, objects.last_modified DESC"
         );
+    }
+
+    #[test]
+    fn an_indexed_leading_field_is_a_literal() {
+        let sort = [SortField::desc("it's"), SortField::asc("rank")];
+        assert_eq!(leading_data_field(&sort), Some("it's"));
+        let mut sql = Sql::new();
+        push_order_indexed(&mut sql, &sort, Some("it's"));
+        assert_eq!(
+            sql.text,
+            " ORDER BY (objects.data->E'it\\'s') DESC, (objects.data->$1::text) ASC"
+        );
+        // Only the leading key, and only the field the index is for.
+        let mut sql = Sql::new();
+        push_order_indexed(&mut sql, &sort, Some("rank"));
+        assert!(!sql.text.contains("E'"), "{}", sql.text);
+        assert_eq!(leading_data_field(&[SortField::asc("a.b")]), None);
+        assert_eq!(leading_data_field(&[SortField::asc("id")]), None);
+        assert_eq!(leading_data_field(&[]), None);
     }
 }

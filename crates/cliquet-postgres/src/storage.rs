@@ -32,7 +32,11 @@ use tokio_postgres::Row;
 
 use crate::conn::{Conn, Lock, TxConn};
 use crate::permission::PostgresPermission;
-use crate::sql::{Sql, parent_pattern, push_conditions, push_order, push_parent};
+use crate::sort_index::SortIndexes;
+use crate::sql::{
+    Sql, leading_data_field, parent_pattern, push_conditions, push_order, push_order_indexed,
+    push_parent,
+};
 use crate::{Error, Pool};
 
 /// The collection timestamp, as epoch ms, of collection (`$2`, `$3`).
@@ -204,6 +208,7 @@ struct Scope<'a> {
 struct Store {
     conn: Conn,
     options: Options,
+    sort_indexes: Arc<SortIndexes>,
 }
 
 impl PostgresStorage {
@@ -212,14 +217,27 @@ impl PostgresStorage {
         Self {
             pool: pool.clone(),
             inner: Store {
-                conn: Conn::Pool(pool),
+                conn: Conn::Pool(pool.clone()),
                 options: Options {
                     readonly: false,
                     max_fetch_size: cliquet_filter::DEFAULT_MAX_FETCH_SIZE,
                     shared_permission: false,
                 },
+                sort_indexes: SortIndexes::new(
+                    pool,
+                    crate::sort_index::DEFAULT_MAX,
+                    crate::sort_index::DEFAULT_AFTER,
+                ),
             },
         }
+    }
+
+    /// Sets how many [sort indexes](crate::sort_index) may exist, at most
+    /// (`storage_sort_indexes`, default 8; `0`: none made, none used), and
+    /// after how many sorts on a field its index is made (default 10).
+    pub fn with_sort_indexes(mut self, max: usize, after: u32) -> Self {
+        self.inner.sort_indexes = SortIndexes::new(self.pool.clone(), max, after);
+        self
     }
 
     /// Refuses writes (Kinto's `readonly` setting).
@@ -275,12 +293,17 @@ fn clean(mut data: Map<String, Value>) -> Map<String, Value> {
     data
 }
 
-/// Reads an object from columns `id, ts, data, deleted` at `first..`.
+/// Reads an object from columns `id, ts, data, deleted`.
 fn object_from_row(row: &Row) -> Object {
-    let id: String = row.get(0);
-    let ts: i64 = row.get(1);
-    let data: Value = row.get(2);
-    let deleted: bool = row.get(3);
+    object_at(row, 0)
+}
+
+/// Reads an object from columns `id, ts, data, deleted` at `first..`.
+fn object_at(row: &Row, first: usize) -> Object {
+    let id: String = row.get(first);
+    let ts: i64 = row.get(first + 1);
+    let data: Value = row.get(first + 2);
+    let deleted: bool = row.get(first + 3);
     if deleted {
         Object {
             id,
@@ -330,6 +353,31 @@ impl Store {
         push_conditions(sql, scope.filters, scope.pagination);
     }
 
+    /// The `SELECT` of a list's page: its objects (`id, ts, data,
+    /// deleted`), `bound` added to its conditions, sorted (on the sort
+    /// index of its leading field when one is ready) and limited.
+    fn push_page(&self, sql: &mut Sql, params: &List, bound: Option<&str>) {
+        Store::select(
+            sql,
+            "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
+            &Scope {
+                resource_name: &params.resource_name,
+                parent_id: &params.parent_id,
+                include_deleted: params.include_deleted,
+                filters: &params.filters,
+                pagination: &params.pagination,
+            },
+            None,
+        );
+        if let Some(bound) = bound {
+            sql.push(bound);
+        }
+        let indexed =
+            leading_data_field(&params.sort).filter(|name| self.sort_indexes.sorted_on(name));
+        push_order_indexed(sql, &params.sort, indexed);
+        sql.push(" LIMIT ").bind_i64(self.cap(params.limit) as i64);
+    }
+
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
         if sql.too_many_params() {
             return Err(StorageError::invalid_input(
@@ -337,7 +385,7 @@ impl Store {
             ));
         }
         self.conn
-            .read(&sql.text, &sql.param_refs())
+            .read_planned(&sql.text, &sql.typed_params(), &sql.param_refs())
             .await
             .map_err(storage_error)
     }
@@ -576,24 +624,63 @@ impl Storage for Store {
     }
 
     async fn list(&self, params: List) -> Result<Vec<Object>> {
-        let limit = self.cap(params.limit);
         let mut sql = Sql::new();
-        Store::select(
-            &mut sql,
-            "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
-            &Scope {
-                resource_name: &params.resource_name,
-                parent_id: &params.parent_id,
-                include_deleted: params.include_deleted,
-                filters: &params.filters,
-                pagination: &params.pagination,
-            },
-            None,
-        );
-        push_order(&mut sql, &params.sort);
-        sql.push(" LIMIT ").bind_i64(limit as i64);
+        self.push_page(&mut sql, &params, None);
         let rows = self.run_read(&sql).await?;
         Ok(rows.iter().map(object_from_row).collect())
+    }
+
+    /// One statement: the timestamp and the page bounded by it come from
+    /// one snapshot. Writers of a collection commit in timestamp order
+    /// (they hold its lock until `COMMIT`), so every object up to the
+    /// timestamp a snapshot shows is visible in it.
+    async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
+        if params.parent_id.contains('*') {
+            return Err(StorageError::invalid_input(
+                "a list as of a timestamp needs one parent",
+            ));
+        }
+        let mut sql = Sql::new();
+        sql.push(
+            "SELECT cur.ts, page.* FROM (SELECT GREATEST(\
+             (SELECT as_epoch(c.last_modified) FROM objects c WHERE c.parent_id = ",
+        )
+        .bind_text(&params.parent_id)
+        .push(" AND c.resource_name = ")
+        .bind_text(&params.resource_name)
+        .push(
+            " ORDER BY c.last_modified DESC LIMIT 1), \
+             (SELECT as_epoch(t.last_modified) FROM timestamps t WHERE t.parent_id = ",
+        )
+        .bind_text(&params.parent_id)
+        .push(" AND t.resource_name = ")
+        .bind_text(&params.resource_name)
+        .push(")) AS ts) AS cur LEFT JOIN LATERAL (");
+        self.push_page(
+            &mut sql,
+            &params,
+            Some(" AND objects.last_modified <= from_epoch(cur.ts)"),
+        );
+        sql.push(") AS page ON TRUE");
+        let rows = self.run_read(&sql).await?;
+        let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
+        let Some(timestamp) = timestamp else {
+            // Neither an object nor a stored timestamp: nothing to list,
+            // and the timestamp is initialised.
+            let timestamp = self
+                .resource_timestamp(ResourceTimestamp::new(
+                    &params.resource_name,
+                    &params.parent_id,
+                ))
+                .await?;
+            return Ok((timestamp, Vec::new()));
+        };
+        let objects = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<String>>(1).is_some())
+            .map(|row| object_at(row, 1))
+            .collect();
+        Ok((timestamp, objects))
     }
 
     async fn count(&self, params: Count) -> Result<u64> {
@@ -795,6 +882,7 @@ impl Storage for Store {
             storage: Store {
                 conn: conn.clone(),
                 options: self.options,
+                sort_indexes: self.sort_indexes.clone(),
             },
             permission: self
                 .options
@@ -836,6 +924,9 @@ impl Storage for PostgresStorage {
     }
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
         self.inner.resource_timestamp(params).await
+    }
+    async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
+        self.inner.list_as_of(params).await
     }
     async fn all_resources_timestamps(
         &self,

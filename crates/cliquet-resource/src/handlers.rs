@@ -397,6 +397,10 @@ impl UnitRef {
     fn permission<'a>(&'a self, backends: &'a Backends) -> &'a dyn Permission {
         self.0.permission(backends)
     }
+
+    fn acl_first(&self) -> bool {
+        self.0.acl_first()
+    }
 }
 
 /// Serializes an object in its protocol form without building it.
@@ -606,18 +610,6 @@ fn restrict(filters: &mut Vec<Filter>, restriction: &Option<Vec<String>>) {
     }
 }
 
-/// Bounds a page to the objects changed at or before `timestamp`, the
-/// collection timestamp read before it.
-fn bound_to_timestamp(filters: &mut Vec<Filter>, timestamp: Timestamp) {
-    if timestamp > 0 {
-        filters.push(Filter::new(
-            "last_modified",
-            Operator::Max,
-            json!(timestamp),
-        ));
-    }
-}
-
 /// `GET` and `HEAD` on the plural endpoint.
 async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
     let config = &shared.config;
@@ -667,24 +659,31 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         let mut params = List::from_query(config.name.as_str(), ctx.parent_id.as_str(), &query)
             .with_limit(Some(query.limit.saturating_add(1)));
         restrict(&mut params.filters, &restriction);
-        // The page shows the collection as of its `ETag`: the timestamp is
-        // read first and the page bounded by it. Writers commit in timestamp
-        // order, so every object up to it is visible; a `_since` poll from
-        // this `ETag` then sees each change exactly once, where reading both
-        // at once could skip a change or show it twice.
-        let timestamp = timestamp.await?;
-        // A 304 or 412 needs no page.
-        ctx.preconditions
-            .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
-        // A pattern parent (`*`, an administrator's view across parents)
-        // has no timestamp of its own to bound the page with.
-        if !ctx.parent_id.contains('*') {
-            bound_to_timestamp(&mut params.filters, timestamp);
-        }
-        let mut objects = if nothing {
-            Vec::new()
+        // The page shows the collection as of its `ETag`: the page is
+        // bounded by the timestamp, read with it from one snapshot
+        // (`list_as_of`) or before it. Writers commit in timestamp order,
+        // so every object up to it is visible; a `_since` poll from this
+        // `ETag` then sees each change exactly once, where two independent
+        // reads could skip a change or show it twice. A pattern parent
+        // (`*`, an administrator's view across parents) has no timestamp
+        // of its own to bound the page with.
+        let (timestamp, mut objects) = if nothing || ctx.parent_id.contains('*') {
+            let timestamp = timestamp.await?;
+            // A 304 or 412 needs no page.
+            ctx.preconditions
+                .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
+            let objects = if nothing {
+                Vec::new()
+            } else {
+                storage.list(params).await?
+            };
+            (timestamp, objects)
         } else {
-            storage.list(params).await?
+            drop(timestamp);
+            let (timestamp, objects) = storage.list_as_of(params).await?;
+            ctx.preconditions
+                .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
+            (timestamp, objects)
         };
         let next = if objects.len() > query.limit {
             objects.truncate(query.limit);
@@ -871,6 +870,55 @@ async fn store_acl(
     }
 }
 
+/// The ACL step of a write: what [`store_acl`] writes (`None` for a
+/// private resource, whose objects have no stored ACL), run before or after
+/// the object's write as [`Unit::acl_first`](crate::scope::Unit) decides.
+struct AclStep<'a> {
+    permission: &'a dyn Permission,
+    object_uri: &'a str,
+    writer: String,
+    change: Option<(Acl, bool)>,
+    shown: Option<Value>,
+}
+
+impl<'a> AclStep<'a> {
+    fn new(
+        ctx: &Ctx,
+        permission: &'a dyn Permission,
+        object_uri: &'a str,
+        change: Option<(Acl, bool)>,
+    ) -> Self {
+        Self {
+            permission,
+            object_uri,
+            writer: ctx.writer(),
+            change,
+            shown: None,
+        }
+    }
+
+    /// Writes the ACL now (once).
+    async fn run(&mut self) -> Result<()> {
+        if self.shown.is_some() {
+            return Ok(());
+        }
+        let shown = match &self.change {
+            None => json!({"write": [self.writer]}),
+            Some((acl, replace_all)) => {
+                store_acl(self.permission, self.object_uri, acl, *replace_all).await?
+            }
+        };
+        self.shown = Some(shown);
+        Ok(())
+    }
+
+    /// Writes the ACL if it was not yet, and returns what the writer sees.
+    async fn finish(mut self) -> Result<Value> {
+        self.run().await?;
+        Ok(self.shown.unwrap_or(Value::Null))
+    }
+}
+
 fn private_permissions(shared: &Shared, envelope: &Envelope) -> Result<()> {
     if shared.config.access.is_private()
         && envelope.permissions.as_ref().is_some_and(|p| {
@@ -975,6 +1023,13 @@ async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: &Buffered) -> R
     let mut hook = ctx.hook(config, storage, permission);
     hook.object_id = Some(&id);
     let data = config.hooks.process_object(&hook, data, None).await?;
+    let object_uri = object_uri(config, ctx, &id);
+    let change =
+        (!access.is_private()).then(|| (write_acl(shared, ctx, envelope.permissions, true), true));
+    let mut acl = AclStep::new(ctx, permission, &object_uri, change);
+    if unit.acl_first() {
+        acl.run().await?;
+    }
     let created = storage
         .create(
             Create::new(
@@ -986,13 +1041,7 @@ async fn create(shared: &Shared, ctx: &Ctx, unit: UnitRef, body: &Buffered) -> R
             .with_last_modified(requested),
         )
         .await?;
-    let object_uri = object_uri(config, ctx, &id);
-    let permissions = if access.is_private() {
-        json!({"write": [ctx.writer()]})
-    } else {
-        let acl = write_acl(shared, ctx, envelope.permissions, true);
-        store_acl(permission, &object_uri, &acl, true).await?
-    };
+    let permissions = acl.finish().await?;
     config
         .hooks
         .after_write(&hook, &[Change::new(Action::Create, None, created.clone())])
@@ -1365,6 +1414,20 @@ async fn put(
         .hooks
         .process_object(&hook, data, existing.as_ref())
         .await?;
+    // A PUT that gives permissions replaces them all; one that gives none
+    // (or `{}`) keeps the object's, as Kinto does (the writer is still
+    // added to `write`).
+    let change = (!access.is_private()).then(|| {
+        let replace_all = envelope.permissions.as_ref().is_some_and(|p| !p.is_empty());
+        (
+            write_acl(shared, ctx, envelope.permissions, replace_all),
+            replace_all,
+        )
+    });
+    let mut acl = AclStep::new(ctx, permission, &object_uri, change);
+    if unit.acl_first() {
+        acl.run().await?;
+    }
     let (object, previous) = if existing.is_none() && if_none_match_any {
         let created = storage
             .create(
@@ -1388,16 +1451,7 @@ async fn put(
             .map_err(lost_race)?;
         (updated.object, updated.previous)
     };
-    let permissions = if access.is_private() {
-        json!({"write": [ctx.writer()]})
-    } else {
-        // A PUT that gives permissions replaces them all; one that gives
-        // none (or `{}`) keeps the object's, as Kinto does (the writer is
-        // still added to `write`).
-        let replace_all = envelope.permissions.as_ref().is_some_and(|p| !p.is_empty());
-        let acl = write_acl(shared, ctx, envelope.permissions, replace_all);
-        store_acl(permission, &object_uri, &acl, replace_all).await?
-    };
+    let permissions = acl.finish().await?;
     let created = previous.is_none();
     let action = if created {
         Action::Create
@@ -1684,6 +1738,19 @@ async fn patch(
         .hooks
         .process_object(&hook, data, Some(&existing))
         .await?;
+    let change = (!private).then(|| {
+        let (mut acl, replace_all) = acl_change.unwrap_or_default();
+        if config.explicit_permissions {
+            acl.entry("write".to_owned())
+                .or_default()
+                .insert(ctx.writer());
+        }
+        (acl, replace_all)
+    });
+    let mut acl = AclStep::new(ctx, permission, &object_uri, change);
+    if unit.acl_first() {
+        acl.run().await?;
+    }
     let updated = storage
         .update(
             Update::new(config.name.as_str(), ctx.parent_id.as_str(), id, data)
@@ -1693,17 +1760,7 @@ async fn patch(
         .await
         .map_err(lost_race)?;
     let object = updated.object;
-    let permissions = if private {
-        json!({"write": [ctx.writer()]})
-    } else {
-        let (mut acl, replace_all) = acl_change.unwrap_or_default();
-        if config.explicit_permissions {
-            acl.entry("write".to_owned())
-                .or_default()
-                .insert(ctx.writer());
-        }
-        store_acl(permission, &object_uri, &acl, replace_all).await?
-    };
+    let permissions = acl.finish().await?;
     config
         .hooks
         .after_write(
@@ -1794,24 +1851,6 @@ async fn delete(shared: &Shared, ctx: &Ctx, unit: UnitRef, id: &str) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pages_are_bounded_by_their_timestamp() {
-        let mut filters = vec![Filter::new("id", Operator::Eq, json!("a"))];
-        bound_to_timestamp(&mut filters, 0);
-        assert_eq!(filters.len(), 1);
-        bound_to_timestamp(&mut filters, 1234);
-        assert_eq!(
-            filters[1],
-            Filter::new("last_modified", Operator::Max, json!(1234))
-        );
-        let objects = [
-            json!({"last_modified": 1234}),
-            json!({"last_modified": 1235}),
-        ];
-        let kept: Vec<_> = objects.iter().filter(|o| filters[1].matches(o)).collect();
-        assert_eq!(kept, [&objects[0]]);
-    }
 
     #[test]
     fn templates_are_filled() {

@@ -89,6 +89,33 @@ pub trait Storage: Send + Sync {
     /// at most `limit`; tombstones only with `include_deleted`.
     async fn list(&self, params: List) -> Result<Vec<Object>>;
 
+    /// The collection timestamp ([`resource_timestamp`](Self::resource_timestamp))
+    /// and the [`list`](Self::list) of the objects changed at or before
+    /// it: the collection as of that timestamp, the way a page and its
+    /// `ETag` must agree so that a `_since` poll from that `ETag` sees each
+    /// change exactly once. `params.parent_id` must not be a pattern.
+    ///
+    /// The provided implementation reads the timestamp, then the bounded
+    /// list; a backend may read both at once, from one snapshot, when
+    /// writers commit in timestamp order.
+    async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
+        let timestamp = self
+            .resource_timestamp(ResourceTimestamp::new(
+                &params.resource_name,
+                &params.parent_id,
+            ))
+            .await?;
+        let mut params = params;
+        if timestamp > 0 {
+            params.filters.push(cliquet_filter::Filter::new(
+                crate::model::MODIFIED_FIELD,
+                cliquet_filter::Operator::Max,
+                serde_json::json!(timestamp),
+            ));
+        }
+        Ok((timestamp, self.list(params).await?))
+    }
+
     /// How many objects match the filters (no pagination, no limit).
     async fn count(&self, params: Count) -> Result<u64>;
 

@@ -142,6 +142,7 @@ cases! {
     storage_cases::delete_requested_timestamp => "a tombstone takes a requested future timestamp",
     storage_cases::resource_timestamp_of_empty_collection => "an empty collection's timestamp is stored and stays the same",
     storage_cases::resource_timestamp_follows_writes => "the collection timestamp is the latest write's",
+    storage_cases::list_as_of_agrees_with_the_timestamp => "a list as of the timestamp shows the objects up to it",
     storage_cases::all_resources_timestamps => "the timestamps of every parent of a resource",
     storage_cases::purge_deleted => "purge removes tombstones, before a timestamp or beyond a number kept",
     storage_cases::trim_objects_keeps_the_newest => "trim keeps the newest matching objects and removes the others",
@@ -261,6 +262,7 @@ macro_rules! backend_test_kit {
             delete_requested_timestamp
             resource_timestamp_of_empty_collection
             resource_timestamp_follows_writes
+            list_as_of_agrees_with_the_timestamp
             all_resources_timestamps
             purge_deleted
             trim_objects_keeps_the_newest

@@ -585,6 +585,50 @@ pub(super) async fn resource_timestamp_of_empty_collection(backends: Backends) {
     );
 }
 
+pub(super) async fn list_as_of_agrees_with_the_timestamp(backends: Backends) {
+    let storage = &backends.storage;
+    let (empty_ts, empty) = storage.list_as_of(List::new(RECORD, PARENT)).await.unwrap();
+    assert!(empty_ts > 0 && empty.is_empty());
+    assert_eq!(
+        storage
+            .resource_timestamp(ResourceTimestamp::new(RECORD, PARENT))
+            .await
+            .unwrap(),
+        empty_ts,
+        "the empty collection's timestamp is stored"
+    );
+    for id in ["a", "b", "c"] {
+        storage
+            .create(Create::new(RECORD, PARENT, id, data(json!({"n": 1}))))
+            .await
+            .unwrap();
+    }
+    let deleted = storage
+        .delete(Delete::new(RECORD, PARENT, "b"))
+        .await
+        .unwrap();
+    let (ts, objects) = storage
+        .list_as_of(
+            List::new(RECORD, PARENT)
+                .with_sort(vec![SortField::asc("id")])
+                .with_include_deleted(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ts, deleted.tombstone.last_modified);
+    let ids: Vec<_> = objects.iter().map(|o| (o.id.as_str(), o.deleted)).collect();
+    assert_eq!(ids, [("a", false), ("b", true), ("c", false)]);
+    let (_, live) = storage
+        .list_as_of(
+            List::new(RECORD, PARENT)
+                .with_filters(vec![Filter::new("n", Operator::Eq, json!(1))])
+                .with_limit(Some(1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+}
+
 pub(super) async fn resource_timestamp_follows_writes(backends: Backends) {
     let storage = &backends.storage;
     let params = ResourceTimestamp::new(RECORD, PARENT);
