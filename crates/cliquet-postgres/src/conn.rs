@@ -175,9 +175,10 @@ impl Conn {
     /// A prepared statement falls back to a generic plan after five runs,
     /// and a generic plan knows neither the collection nor how many
     /// objects a filter keeps: for a filtered, sorted list it picked a plan
-    /// ten times slower than the custom one. Lists and counts run this way;
-    /// lookups by key, whose plan does not depend on the values, stay
-    /// prepared. Inside a transaction the read runs as [`Conn::read`] does.
+    /// ten times slower than the custom one. Lists and counts that read data
+    /// fields run this way; the others (by collection, timestamps, ids),
+    /// whose generic plan is as good, stay prepared and skip the planning.
+    /// Inside a transaction the read runs as [`Conn::read`] does.
     pub(crate) async fn read_planned(
         &self,
         sql: &str,

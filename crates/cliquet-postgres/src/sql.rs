@@ -37,6 +37,10 @@ pub(crate) struct Sql {
     pub(crate) params: Vec<Param>,
     /// The type of each parameter, from its cast.
     types: Vec<Type>,
+    /// Whether the statement reads a data field: its best plan then
+    /// depends on the values (which collection, how selective a filter
+    /// is), and it is planned for them each time.
+    pub(crate) reads_data: bool,
     texts: HashMap<String, usize>,
 }
 
@@ -159,6 +163,7 @@ impl Field<'_> {
                 sql.push("to_jsonb(as_epoch(objects.last_modified))");
             }
             Field::Data(segments) => {
+                sql.reads_data = true;
                 sql.push("(objects.data");
                 for segment in *segments {
                     sql.push("->");
@@ -402,6 +407,7 @@ fn push_containment(sql: &mut Sql, segments: &[String], value: Value) {
         map.insert(segment.clone(), inner);
         Value::Object(map)
     });
+    sql.reads_data = true;
     sql.push("objects.data @> ").bind(Box::new(nested), "jsonb");
 }
 
@@ -492,6 +498,7 @@ pub(crate) fn push_order_indexed(sql: &mut Sql, sort: &[SortField], indexed: Opt
                 sql.push("objects.last_modified");
             }
             Field::Data([name]) if i == 0 && indexed == Some(name.as_str()) => {
+                sql.reads_data = true;
                 sql.push("(objects.data->")
                     .push(&crate::sort_index::literal(name))
                     .push(")");
@@ -600,6 +607,19 @@ mod tests {
             sql.text,
             " ORDER BY (objects.data->$1::text) DESC, objects.id ASC, objects.last_modified DESC"
         );
+    }
+
+    #[test]
+    fn statements_on_data_fields_are_marked() {
+        assert!(filter_sql(Filter::new("a", Operator::Eq, json!(1))).reads_data);
+        assert!(filter_sql(Filter::new("a", Operator::Has, json!(true))).reads_data);
+        assert!(!filter_sql(Filter::new("last_modified", Operator::Gt, json!(1))).reads_data);
+        assert!(!filter_sql(Filter::new("id", Operator::In, json!(["a"]))).reads_data);
+        let mut sql = Sql::new();
+        push_order(&mut sql, &[SortField::desc("last_modified")]);
+        assert!(!sql.reads_data);
+        push_order(&mut sql, &[SortField::desc("rank")]);
+        assert!(sql.reads_data);
     }
 
     #[test]

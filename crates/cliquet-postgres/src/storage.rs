@@ -354,9 +354,9 @@ impl Store {
     }
 
     /// The `SELECT` of a list's page: its objects (`id, ts, data,
-    /// deleted`), `bound` added to its conditions, sorted (on the sort
-    /// index of its leading field when one is ready) and limited.
-    fn push_page(&self, sql: &mut Sql, params: &List, bound: Option<&str>) {
+    /// deleted`), sorted (on the sort index of its leading field when one
+    /// is ready) and limited.
+    fn push_page(&self, sql: &mut Sql, params: &List) {
         Store::select(
             sql,
             "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
@@ -369,9 +369,6 @@ impl Store {
             },
             None,
         );
-        if let Some(bound) = bound {
-            sql.push(bound);
-        }
         let indexed =
             leading_data_field(&params.sort).filter(|name| self.sort_indexes.sorted_on(name));
         push_order_indexed(sql, &params.sort, indexed);
@@ -384,10 +381,14 @@ impl Store {
                 "the query has too many fields and values",
             ));
         }
-        self.conn
-            .read_planned(&sql.text, &sql.typed_params(), &sql.param_refs())
-            .await
-            .map_err(storage_error)
+        let result = if sql.reads_data {
+            self.conn
+                .read_planned(&sql.text, &sql.typed_params(), &sql.param_refs())
+                .await
+        } else {
+            self.conn.read(&sql.text, &sql.param_refs()).await
+        };
+        result.map_err(storage_error)
     }
 
     async fn existing(
@@ -625,15 +626,17 @@ impl Storage for Store {
 
     async fn list(&self, params: List) -> Result<Vec<Object>> {
         let mut sql = Sql::new();
-        self.push_page(&mut sql, &params, None);
+        self.push_page(&mut sql, &params);
         let rows = self.run_read(&sql).await?;
         Ok(rows.iter().map(object_from_row).collect())
     }
 
-    /// One statement: the timestamp and the page bounded by it come from
-    /// one snapshot. Writers of a collection commit in timestamp order
-    /// (they hold its lock until `COMMIT`), so every object up to the
-    /// timestamp a snapshot shows is visible in it.
+    /// One statement: the timestamp and the page come from one snapshot.
+    /// Writers of a collection commit in timestamp order (they hold its
+    /// lock until `COMMIT`), so every object up to the timestamp a
+    /// snapshot shows is visible in it; and since that timestamp is the
+    /// greatest of the collection's objects in the snapshot, the page needs
+    /// no bound (one would only mislead the planner's estimates).
     async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
         if params.parent_id.contains('*') {
             return Err(StorageError::invalid_input(
@@ -655,12 +658,8 @@ impl Storage for Store {
         .bind_text(&params.parent_id)
         .push(" AND t.resource_name = ")
         .bind_text(&params.resource_name)
-        .push(")) AS ts) AS cur LEFT JOIN LATERAL (");
-        self.push_page(
-            &mut sql,
-            &params,
-            Some(" AND objects.last_modified <= from_epoch(cur.ts)"),
-        );
+        .push(")) AS ts) AS cur LEFT JOIN (");
+        self.push_page(&mut sql, &params);
         sql.push(") AS page ON TRUE");
         let rows = self.run_read(&sql).await?;
         let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
