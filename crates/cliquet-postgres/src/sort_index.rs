@@ -20,8 +20,9 @@
 //!
 //! At most `storage_sort_indexes` such indexes exist in the database
 //! ([`DEFAULT_MAX`], `0` turns the feature off); indexes made by an earlier run,
-//! or by another instance, are found by name and used as they are. An index
-//! a failed build left invalid is dropped and built again. A database user
+//! or by another instance, are found by name and used as they are (one
+//! another instance is building is waited for). An index a failed build
+//! left invalid is dropped and built again. A database user
 //! that may not create indexes gets one warning in the log and lists work
 //! as before. The indexes are ordinary ones on Kinto's `objects` table: the
 //! Python Kinto ignores them and keeps working on the same database.
@@ -149,6 +150,10 @@ impl SortIndexes {
         let existing = client.query_opt(lookup, &[&index]).await?;
         match existing.map(|row| row.get::<_, bool>(0)) {
             Some(true) => return Ok(State::Ready),
+            // Being built (by another instance): look again later.
+            Some(false) if building(&client, &index).await? => {
+                return Ok(State::Counting(0));
+            }
             // Left by a build that failed or was interrupted.
             Some(false) => {
                 client
@@ -189,6 +194,19 @@ impl SortIndexes {
             State::Counting(0)
         })
     }
+}
+
+/// Whether a `CREATE INDEX` of `index` is running: an invalid index is
+/// then one being built, not one left by a failure.
+async fn building(client: &tokio_postgres::Client, index: &str) -> Result<bool, crate::Error> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index \
+             WHERE index_relid = to_regclass($1::text))",
+            &[&index],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// The name of the sort index of the top-level field `name`:

@@ -65,6 +65,15 @@ async fn index_state(pool: &Pool, field: &str) -> Option<bool> {
         .map(|row| row.get(0))
 }
 
+async fn index_oid(pool: &Pool, field: &str) -> Option<u32> {
+    let client = pool.get().await.unwrap();
+    client
+        .query_one("SELECT to_regclass($1::text)::oid", &[&index_name(field)])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn index_scans(pool: &Pool, field: &str) -> i64 {
     let client = pool.get().await.unwrap();
     client
@@ -194,5 +203,78 @@ async fn an_invalid_leftover_is_rebuilt_and_zero_turns_them_off() {
 
     drop(storage);
     drop(off);
+    scratch.drop().await;
+}
+
+/// An index another instance is still building is invalid until done: it
+/// is waited for, never dropped under the builder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_being_built_elsewhere_is_left_alone() {
+    let Some(url) = database_url("sort_indexes_elsewhere") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "sortelse").await;
+    let pool = scratch.pool.clone();
+    let storage = PostgresStorage::new(pool.clone()).with_sort_indexes(4, 1);
+    fill(&storage, PARENT, 1500).await;
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute("ANALYZE objects")
+        .await
+        .unwrap();
+    // An open snapshot holds a concurrent build in its last phase.
+    let holder = pool.get().await.unwrap();
+    holder
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM objects")
+        .await
+        .unwrap();
+    let builder = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            pool.get()
+                .await
+                .unwrap()
+                .batch_execute(&format!(
+                    "CREATE INDEX CONCURRENTLY {} ON objects (parent_id, resource_name, (data -> 'rank'))",
+                    index_name("rank")
+                ))
+                .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while index_state(&pool, "rank").await != Some(false) {
+        assert!(Instant::now() < deadline, "the build never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let oid = index_oid(&pool, "rank").await;
+    for _ in 0..5 {
+        storage.list(sorted("rank", true)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!builder.is_finished(), "the build was not held");
+    assert_eq!(index_state(&pool, "rank").await, Some(false));
+    holder.batch_execute("COMMIT").await.unwrap();
+    builder.await.unwrap().expect("the other build completes");
+    until_ready(&storage, &pool, "rank", || sorted("rank", true)).await;
+    for _ in 0..10 {
+        storage.list(sorted("rank", true)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        index_oid(&pool, "rank").await,
+        oid,
+        "the index built elsewhere was dropped and made again"
+    );
+    // And lists use it.
+    let before = index_scans(&pool, "rank").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while index_scans(&pool, "rank").await <= before {
+        assert!(Instant::now() < deadline, "lists never used the index");
+        storage.list(sorted("rank", true)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(holder);
+    drop(storage);
     scratch.drop().await;
 }
