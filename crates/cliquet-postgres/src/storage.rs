@@ -664,15 +664,25 @@ impl Storage for Store {
         let rows = self.run_read(&sql).await?;
         let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
         let Some(timestamp) = timestamp else {
-            // Neither an object nor a stored timestamp: nothing to list,
-            // and the timestamp is initialised.
+            // Neither an object nor a stored timestamp in that snapshot:
+            // the timestamp is initialised (or read, when a writer
+            // committed since), then the page is read bounded by it, as
+            // the provided implementation does. Answering an empty page
+            // with a timestamp read later would skip the objects
+            // committed in between.
             let timestamp = self
                 .resource_timestamp(ResourceTimestamp::new(
                     &params.resource_name,
                     &params.parent_id,
                 ))
                 .await?;
-            return Ok((timestamp, Vec::new()));
+            let mut params = params;
+            params.filters.push(cliquet_filter::Filter::new(
+                cliquet_storage::model::MODIFIED_FIELD,
+                cliquet_filter::Operator::Max,
+                serde_json::json!(timestamp),
+            ));
+            return Ok((timestamp, self.list(params).await?));
         };
         let objects = rows
             .iter()
