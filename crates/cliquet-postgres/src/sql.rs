@@ -60,6 +60,17 @@ impl Sql {
         Self::default()
     }
 
+    /// A statement whose first parameters are `texts` (`$1`, `$2`, …), for
+    /// fixed SQL that numbers its own parameters.
+    pub(crate) fn with_texts(texts: &[&str]) -> Self {
+        let mut sql = Self::new();
+        for text in texts {
+            sql.params.push(Box::new((*text).to_owned()));
+            sql.types.push(Type::TEXT);
+        }
+        sql
+    }
+
     /// Appends fixed SQL text.
     pub(crate) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);

@@ -643,24 +643,14 @@ impl Storage for Store {
                 "a list as of a timestamp needs one parent",
             ));
         }
-        let mut sql = Sql::new();
-        sql.push(
-            "SELECT cur.ts, page.* FROM (SELECT GREATEST(\
-             (SELECT as_epoch(c.last_modified) FROM objects c WHERE c.parent_id = ",
-        )
-        .bind_text(&params.parent_id)
-        .push(" AND c.resource_name = ")
-        .bind_text(&params.resource_name)
-        .push(
-            " ORDER BY c.last_modified DESC LIMIT 1), \
-             (SELECT as_epoch(t.last_modified) FROM timestamps t WHERE t.parent_id = ",
-        )
-        .bind_text(&params.parent_id)
-        .push(" AND t.resource_name = ")
-        .bind_text(&params.resource_name)
-        .push(")) AS ts) AS cur LEFT JOIN (");
+        // `CURRENT` reads the collection from $2 and $3; $1 is unused but
+        // typed, as in `READ_TIMESTAMP_SQL`.
+        let mut sql = Sql::with_texts(&["", &params.parent_id, &params.resource_name]);
+        sql.push("SELECT cur.ts, page.* FROM (")
+            .push(CURRENT)
+            .push(") AS cur LEFT JOIN (");
         self.push_page(&mut sql, &params);
-        sql.push(") AS page ON TRUE");
+        sql.push(") AS page ON $1::text IS NOT NULL");
         let rows = self.run_read(&sql).await?;
         let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
         let Some(timestamp) = timestamp else {
@@ -676,13 +666,7 @@ impl Storage for Store {
                     &params.parent_id,
                 ))
                 .await?;
-            let mut params = params;
-            params.filters.push(cliquet_filter::Filter::new(
-                cliquet_storage::model::MODIFIED_FIELD,
-                cliquet_filter::Operator::Max,
-                serde_json::json!(timestamp),
-            ));
-            return Ok((timestamp, self.list(params).await?));
+            return Ok((timestamp, self.list(params.up_to(timestamp)).await?));
         };
         let objects = rows
             .iter()

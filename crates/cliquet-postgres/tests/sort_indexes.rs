@@ -52,6 +52,11 @@ fn ids(objects: &[Object]) -> Vec<String> {
     objects.iter().map(|o| o.id.clone()).collect()
 }
 
+async fn analyze(pool: &Pool) {
+    let client = pool.get().await.unwrap();
+    client.batch_execute("ANALYZE objects").await.unwrap();
+}
+
 /// `Some(valid)` when the index exists.
 async fn index_state(pool: &Pool, field: &str) -> Option<bool> {
     let client = pool.get().await.unwrap();
@@ -106,12 +111,7 @@ async fn lists_sorted_on_a_field_get_an_index_and_the_same_pages() {
     let storage = PostgresStorage::new(pool.clone()).with_sort_indexes(2, 5);
     fill(&storage, PARENT, 1500).await;
     fill(&storage, OTHER, 300).await;
-    pool.get()
-        .await
-        .unwrap()
-        .batch_execute("ANALYZE objects")
-        .await
-        .unwrap();
+    analyze(&pool).await;
 
     // Before the index: the pages in their reference order.
     let mut expected = Vec::new();
@@ -217,12 +217,7 @@ async fn an_index_being_built_elsewhere_is_left_alone() {
     let pool = scratch.pool.clone();
     let storage = PostgresStorage::new(pool.clone()).with_sort_indexes(4, 1);
     fill(&storage, PARENT, 1500).await;
-    pool.get()
-        .await
-        .unwrap()
-        .batch_execute("ANALYZE objects")
-        .await
-        .unwrap();
+    analyze(&pool).await;
     // An open snapshot holds a concurrent build in its last phase.
     let holder = pool.get().await.unwrap();
     holder

@@ -628,10 +628,12 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
     let query = parse_query(config, &ctx.query)?;
     let head = ctx.method == Method::HEAD;
     let nothing = matches!(&restriction, Some(ids) if ids.is_empty());
-    let timestamp = storage.resource_timestamp(ResourceTimestamp::new(
-        config.name.as_str(),
-        ctx.parent_id.as_str(),
-    ));
+    let timestamp = || {
+        storage.resource_timestamp(ResourceTimestamp::new(
+            config.name.as_str(),
+            ctx.parent_id.as_str(),
+        ))
+    };
 
     let mut response = if head {
         let mut filters = query.filters.clone();
@@ -646,7 +648,7 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
                 )
                 .await
         };
-        let (timestamp, count) = futures_util::future::join(timestamp, count).await;
+        let (timestamp, count) = futures_util::future::join(timestamp(), count).await;
         let (timestamp, count) = (timestamp?, count?);
         ctx.preconditions
             .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
@@ -668,7 +670,7 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
         // (`*`, an administrator's view across parents) has no timestamp
         // of its own to bound the page with.
         let (timestamp, mut objects) = if nothing || ctx.parent_id.contains('*') {
-            let timestamp = timestamp.await?;
+            let timestamp = timestamp().await?;
             // A 304 or 412 needs no page.
             ctx.preconditions
                 .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
@@ -679,7 +681,6 @@ async fn list(shared: &Shared, ctx: &Ctx) -> Result<Response> {
             };
             (timestamp, objects)
         } else {
-            drop(timestamp);
             let (timestamp, objects) = storage.list_as_of(params).await?;
             ctx.preconditions
                 .evaluate(&ctx.method, Current::collection(timestamp.max(0) as u64))?;
@@ -870,13 +871,13 @@ async fn store_acl(
     }
 }
 
-/// The ACL step of a write: what [`store_acl`] writes (`None` for a
-/// private resource, whose objects have no stored ACL), run before or after
+/// The ACL step of a write: what [`store_acl`] writes, run before or after
 /// the object's write as [`Unit::acl_first`](crate::scope::Unit) decides.
+/// A private resource's objects have no stored ACL (`change` is `None`):
+/// their writer alone is shown.
 struct AclStep<'a> {
     permission: &'a dyn Permission,
     object_uri: &'a str,
-    writer: String,
     change: Option<(Acl, bool)>,
     shown: Option<Value>,
 }
@@ -888,34 +889,28 @@ impl<'a> AclStep<'a> {
         object_uri: &'a str,
         change: Option<(Acl, bool)>,
     ) -> Self {
+        let shown = change.is_none().then(|| json!({"write": [ctx.writer()]}));
         Self {
             permission,
             object_uri,
-            writer: ctx.writer(),
             change,
-            shown: None,
+            shown,
         }
     }
 
     /// Writes the ACL now (once).
     async fn run(&mut self) -> Result<()> {
-        if self.shown.is_some() {
-            return Ok(());
+        if let Some((acl, replace_all)) = self.change.take() {
+            self.shown =
+                Some(store_acl(self.permission, self.object_uri, &acl, replace_all).await?);
         }
-        let shown = match &self.change {
-            None => json!({"write": [self.writer]}),
-            Some((acl, replace_all)) => {
-                store_acl(self.permission, self.object_uri, acl, *replace_all).await?
-            }
-        };
-        self.shown = Some(shown);
         Ok(())
     }
 
     /// Writes the ACL if it was not yet, and returns what the writer sees.
     async fn finish(mut self) -> Result<Value> {
         self.run().await?;
-        Ok(self.shown.unwrap_or(Value::Null))
+        Ok(self.shown.unwrap_or_default())
     }
 }
 

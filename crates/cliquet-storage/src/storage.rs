@@ -105,15 +105,7 @@ pub trait Storage: Send + Sync {
                 &params.parent_id,
             ))
             .await?;
-        let mut params = params;
-        if timestamp > 0 {
-            params.filters.push(cliquet_filter::Filter::new(
-                crate::model::MODIFIED_FIELD,
-                cliquet_filter::Operator::Max,
-                serde_json::json!(timestamp),
-            ));
-        }
-        Ok((timestamp, self.list(params).await?))
+        Ok((timestamp, self.list(params.up_to(timestamp)).await?))
     }
 
     /// How many objects match the filters (no pagination, no limit).
@@ -457,6 +449,19 @@ pub struct List {
 }
 
 impl List {
+    /// Only the objects changed at or before `timestamp` (a collection
+    /// timestamp; none of `0` or less bounds nothing).
+    pub fn up_to(mut self, timestamp: Timestamp) -> Self {
+        if timestamp > 0 {
+            self.filters.push(Filter::new(
+                crate::model::MODIFIED_FIELD,
+                cliquet_filter::Operator::Max,
+                serde_json::json!(timestamp),
+            ));
+        }
+        self
+    }
+
     /// Every live object of the collection, in no particular order.
     pub fn new(resource_name: impl Into<String>, parent_id: impl Into<String>) -> Self {
         Self {
