@@ -70,6 +70,7 @@
 mod cache;
 mod conn;
 mod error;
+pub mod list_cache;
 pub mod migrate;
 mod permission;
 mod pool;
@@ -83,6 +84,7 @@ use std::sync::Arc;
 
 pub use cache::PostgresCache;
 pub use error::Error;
+pub use list_cache::ListCacheStats;
 pub use migrate::{Component, Report, Step, migrate};
 pub use permission::PostgresPermission;
 pub use pool::Pool;
@@ -123,6 +125,7 @@ pub async fn backends(
         .with_readonly(settings.readonly)
         .with_max_fetch_size(settings.storage_max_fetch_size)
         .with_sort_indexes(settings.storage_sort_indexes, sort_index::DEFAULT_AFTER)
+        .with_list_cache(settings.storage_list_cache_size)
         .with_shared_permission(shared);
     Ok(Backends::new(
         Arc::new(storage),

@@ -128,6 +128,11 @@ pub struct PostgresSettings {
     /// (default 8; `0` turns them off).
     #[serde(deserialize_with = "lenient_usize")]
     pub storage_sort_indexes: usize,
+    /// `storage_list_cache_size`: bytes of memory for the
+    /// [pages kept](crate::list_cache) between identical lists of an
+    /// unchanged collection (default 64 MiB; `0` turns the cache off).
+    #[serde(deserialize_with = "lenient_usize")]
+    pub storage_list_cache_size: usize,
     /// `readonly`: refuse writes, and do not store the timestamp of empty
     /// collections (default false).
     #[serde(deserialize_with = "lenient_bool")]
@@ -181,6 +186,7 @@ impl Default for PostgresSettings {
             storage_max_backlog: -1,
             storage_max_fetch_size: DEFAULT_MAX_FETCH_SIZE,
             storage_sort_indexes: crate::sort_index::DEFAULT_MAX,
+            storage_list_cache_size: crate::list_cache::DEFAULT_SIZE,
             readonly: false,
             cache_url: String::new(),
             cache_prefix: String::new(),
@@ -331,6 +337,7 @@ mod tests {
         assert_eq!(pool.recycle(), None);
         assert_eq!(pool.backlog(), None);
         assert_eq!(s.storage_max_fetch_size, 10_000);
+        assert_eq!(s.storage_list_cache_size, 64 * 1024 * 1024);
     }
 
     #[test]
@@ -342,8 +349,10 @@ mod tests {
             "storage_max_backlog": 4,
             "cache_pool_timeout": "0.5",
             "readonly": "true",
+            "storage_list_cache_size": "0",
         }))
         .unwrap();
+        assert_eq!(s.storage_list_cache_size, 0);
         assert_eq!(s.storage_pool().recycle(), Some(Duration::from_secs(3600)));
         assert_eq!(s.storage_pool().backlog(), Some(4));
         assert_eq!(s.cache_pool().timeout(), Some(Duration::from_millis(500)));

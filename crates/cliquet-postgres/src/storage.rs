@@ -19,6 +19,7 @@
 //! `cliquet_storage::timestamp` specifies; Kinto kept past values too.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use crate::conn::{Conn, Lock, TxConn};
+use crate::list_cache::{ListCache, ListCacheStats};
 use crate::permission::PostgresPermission;
 use crate::sort_index::SortIndexes;
 use crate::sql::{
@@ -209,6 +211,12 @@ struct Store {
     conn: Conn,
     options: Options,
     sort_indexes: Arc<SortIndexes>,
+    /// The pages kept between lists (on the pool's store only; a
+    /// transaction's store holds it to forget them).
+    lists: Option<Arc<ListCache>>,
+    /// Set by a transaction's removal that leaves timestamps as they were:
+    /// the kept pages are forgotten again once it commits.
+    removed: Arc<AtomicBool>,
 }
 
 impl PostgresStorage {
@@ -228,8 +236,24 @@ impl PostgresStorage {
                     crate::sort_index::DEFAULT_MAX,
                     crate::sort_index::DEFAULT_AFTER,
                 ),
+                lists: ListCache::new(crate::list_cache::DEFAULT_SIZE),
+                removed: Arc::new(AtomicBool::new(false)),
             },
         }
+    }
+
+    /// Sets the memory, in bytes, of the [pages kept](crate::list_cache)
+    /// between identical lists of an unchanged collection
+    /// (`storage_list_cache_size`, default 64 MiB; `0` turns it off).
+    pub fn with_list_cache(mut self, bytes: usize) -> Self {
+        self.inner.lists = ListCache::new(bytes);
+        self
+    }
+
+    /// How the [kept pages](crate::list_cache) were used; `None` when the
+    /// cache is off.
+    pub fn list_cache_stats(&self) -> Option<ListCacheStats> {
+        self.inner.lists.as_ref().map(|lists| lists.stats())
     }
 
     /// Sets how many [sort indexes](crate::sort_index) may exist, at most
@@ -317,6 +341,15 @@ fn object_at(row: &Row, first: usize) -> Object {
 }
 
 impl Store {
+    /// Forgets the kept pages after a removal that leaves timestamps as
+    /// they were (and, in a transaction, again once it commits).
+    fn forget_lists(&self) {
+        if let Some(lists) = &self.lists {
+            lists.clear();
+        }
+        self.removed.store(true, Ordering::Relaxed);
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.options.readonly {
             Err(StorageError::Readonly)
@@ -356,7 +389,11 @@ impl Store {
     /// The `SELECT` of a list's page: its objects (`id, ts, data,
     /// deleted`), sorted (on the sort index of its leading field when one
     /// is ready) and limited.
-    fn push_page(&self, sql: &mut Sql, params: &List) {
+    ///
+    /// With a `gate`, the page is read only when the collection timestamp
+    /// (`CURRENT`, on parameters `$2` and `$3`) differs from it: a one-time
+    /// filter, so an unchanged collection costs two index lookups.
+    fn push_page(&self, sql: &mut Sql, params: &List, gate: Option<Timestamp>) {
         Store::select(
             sql,
             "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
@@ -369,10 +406,65 @@ impl Store {
             },
             None,
         );
+        if let Some(known) = gate {
+            sql.push(" AND (SELECT gate.ts FROM (")
+                .push(CURRENT)
+                .push(") AS gate) IS DISTINCT FROM ")
+                .bind_i64(known);
+        }
         let indexed =
             leading_data_field(&params.sort).filter(|name| self.sort_indexes.sorted_on(name));
         push_order_indexed(sql, &params.sort, indexed);
         sql.push(" LIMIT ").bind_i64(self.cap(params.limit) as i64);
+    }
+
+    /// [`Storage::list_as_of`], whose page is `None` when the collection
+    /// timestamp is still `known` (the page was then not read).
+    async fn list_unless(
+        &self,
+        params: List,
+        known: Option<Timestamp>,
+    ) -> Result<(Timestamp, Option<Vec<Object>>)> {
+        if params.parent_id.contains('*') {
+            return Err(StorageError::invalid_input(
+                "a list as of a timestamp needs one parent",
+            ));
+        }
+        // `CURRENT` reads the collection from $2 and $3; $1 is unused but
+        // typed, as in `READ_TIMESTAMP_SQL`.
+        let mut sql = Sql::with_texts(&["", &params.parent_id, &params.resource_name]);
+        sql.push("SELECT cur.ts, page.* FROM (")
+            .push(CURRENT)
+            .push(") AS cur LEFT JOIN (");
+        self.push_page(&mut sql, &params, known);
+        sql.push(") AS page ON $1::text IS NOT NULL");
+        let rows = self.run_read(&sql).await?;
+        let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
+        let Some(timestamp) = timestamp else {
+            // Neither an object nor a stored timestamp in that snapshot:
+            // the timestamp is initialised (or read, when a writer
+            // committed since), then the page is read bounded by it, as
+            // the provided implementation does. Answering an empty page
+            // with a timestamp read later would skip the objects
+            // committed in between.
+            let timestamp = self
+                .resource_timestamp(ResourceTimestamp::new(
+                    &params.resource_name,
+                    &params.parent_id,
+                ))
+                .await?;
+            let objects = self.list(params.up_to(timestamp)).await?;
+            return Ok((timestamp, Some(objects)));
+        };
+        if known == Some(timestamp) {
+            return Ok((timestamp, None));
+        }
+        let objects = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<String>>(1).is_some())
+            .map(|row| object_at(row, 1))
+            .collect();
+        Ok((timestamp, Some(objects)))
     }
 
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
@@ -517,6 +609,9 @@ impl Storage for Store {
             )
             .await
             .map_err(storage_error)?;
+        if !params.with_deleted {
+            self.forget_lists();
+        }
         let row = rows
             .first()
             .ok_or_else(|| StorageError::backend("delete returned no row"))?;
@@ -610,6 +705,9 @@ impl Storage for Store {
             .write(Some(lock), &sql.text, &sql.param_refs())
             .await
             .map_err(storage_error)?;
+        if !params.with_deleted {
+            self.forget_lists();
+        }
         Ok(rows
             .iter()
             .map(|row| {
@@ -626,7 +724,7 @@ impl Storage for Store {
 
     async fn list(&self, params: List) -> Result<Vec<Object>> {
         let mut sql = Sql::new();
-        self.push_page(&mut sql, &params);
+        self.push_page(&mut sql, &params, None);
         let rows = self.run_read(&sql).await?;
         Ok(rows.iter().map(object_from_row).collect())
     }
@@ -638,42 +736,8 @@ impl Storage for Store {
     /// greatest of the collection's objects in the snapshot, the page needs
     /// no bound (one would only mislead the planner's estimates).
     async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
-        if params.parent_id.contains('*') {
-            return Err(StorageError::invalid_input(
-                "a list as of a timestamp needs one parent",
-            ));
-        }
-        // `CURRENT` reads the collection from $2 and $3; $1 is unused but
-        // typed, as in `READ_TIMESTAMP_SQL`.
-        let mut sql = Sql::with_texts(&["", &params.parent_id, &params.resource_name]);
-        sql.push("SELECT cur.ts, page.* FROM (")
-            .push(CURRENT)
-            .push(") AS cur LEFT JOIN (");
-        self.push_page(&mut sql, &params);
-        sql.push(") AS page ON $1::text IS NOT NULL");
-        let rows = self.run_read(&sql).await?;
-        let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
-        let Some(timestamp) = timestamp else {
-            // Neither an object nor a stored timestamp in that snapshot:
-            // the timestamp is initialised (or read, when a writer
-            // committed since), then the page is read bounded by it, as
-            // the provided implementation does. Answering an empty page
-            // with a timestamp read later would skip the objects
-            // committed in between.
-            let timestamp = self
-                .resource_timestamp(ResourceTimestamp::new(
-                    &params.resource_name,
-                    &params.parent_id,
-                ))
-                .await?;
-            return Ok((timestamp, self.list(params.up_to(timestamp)).await?));
-        };
-        let objects = rows
-            .iter()
-            .filter(|row| row.get::<_, Option<String>>(1).is_some())
-            .map(|row| object_at(row, 1))
-            .collect();
-        Ok((timestamp, objects))
+        let (timestamp, objects) = self.list_unless(params, None).await?;
+        Ok((timestamp, objects.unwrap_or_default()))
     }
 
     async fn count(&self, params: Count) -> Result<u64> {
@@ -750,6 +814,7 @@ impl Storage for Store {
             .write(None, &sql.text, &sql.param_refs())
             .await
             .map_err(storage_error)?;
+        self.forget_lists();
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
     }
 
@@ -794,6 +859,7 @@ impl Storage for Store {
             )
             .await
             .map_err(storage_error)?;
+        self.forget_lists();
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
     }
 
@@ -854,6 +920,7 @@ impl Storage for Store {
             )
             .await
             .map_err(storage_error)?;
+        self.forget_lists();
         Ok(())
     }
 
@@ -876,6 +943,8 @@ impl Storage for Store {
                 conn: conn.clone(),
                 options: self.options,
                 sort_indexes: self.sort_indexes.clone(),
+                lists: self.lists.clone(),
+                removed: Arc::new(AtomicBool::new(false)),
             },
             permission: self
                 .options
@@ -919,7 +988,28 @@ impl Storage for PostgresStorage {
         self.inner.resource_timestamp(params).await
     }
     async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
-        self.inner.list_as_of(params).await
+        let lists = match &self.inner.lists {
+            // Inside a transaction, pages are read as it sees them.
+            Some(lists) if matches!(self.inner.conn, Conn::Pool(_)) => lists,
+            _ => return self.inner.list_as_of(params).await,
+        };
+        let key = ListCache::key(&params);
+        let known = lists.known(&key);
+        let (timestamp, objects) = self
+            .inner
+            .list_unless(params, known.as_ref().map(|(timestamp, _)| *timestamp))
+            .await?;
+        match objects {
+            Some(objects) => {
+                lists.keep(key, timestamp, &objects);
+                Ok((timestamp, objects))
+            }
+            None => {
+                lists.hit();
+                let kept = known.map(|(_, kept)| kept.as_ref().clone());
+                Ok((timestamp, kept.unwrap_or_default()))
+            }
+        }
     }
     async fn all_resources_timestamps(
         &self,
@@ -968,7 +1058,12 @@ impl Transaction for PostgresTransaction {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.finish(true).await.map_err(storage_error)
+        let committed = self.tx.finish(true).await.map_err(storage_error);
+        if self.storage.removed.load(Ordering::Relaxed) {
+            // Pages read before the commit may have been kept meanwhile.
+            self.storage.forget_lists();
+        }
+        committed
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
