@@ -7,16 +7,16 @@
 //! long as the collection's timestamp is still `T`. The backend keeps such
 //! pages in memory, keyed by everything the list asks for (collection,
 //! filters, the ids a permission restriction allows, sort, pagination
-//! token, limit, tombstones or not), and sends the next identical list
-//! with a gate: the statement reads the collection timestamp first and
-//! only reads the page when it differs from the kept one
-//! (`… AND (SELECT ts …) IS DISTINCT FROM $k`, a one-time filter in the
-//! plan). Still one statement and one round trip per list, always checked
-//! against the database: writes by this process, by another instance, or
-//! by a Python Kinto on the same database are seen at once. What the
-//! cache saves is PostgreSQL's work on the page (scanning, filtering,
-//! sorting, sending it) when nothing changed, the common case of
-//! collections read far more often than written.
+//! token, limit, tombstones or not). The next identical list first reads
+//! the collection timestamp (a prepared statement, two index lookups): if
+//! it is still the kept page's, the kept page answers; otherwise the list
+//! runs as it would without the cache, and its page is kept in turn. Every
+//! list is thus checked against the database: writes by this process, by
+//! another instance, or by a Python Kinto on the same database are seen at
+//! once. What an unchanged collection saves is PostgreSQL's work on the
+//! page (planning the list for its values, scanning, filtering, sorting,
+//! sending it), the common case of collections read far more often than
+//! written; a changed one costs the timestamp read more.
 //!
 //! The memory is bounded (`storage_list_cache_size` bytes, estimated from
 //! the objects' JSON; `0` turns the cache off): one page may take at most

@@ -389,11 +389,7 @@ impl Store {
     /// The `SELECT` of a list's page: its objects (`id, ts, data,
     /// deleted`), sorted (on the sort index of its leading field when one
     /// is ready) and limited.
-    ///
-    /// With a `gate`, the page is read only when the collection timestamp
-    /// (`CURRENT`, on parameters `$2` and `$3`) differs from it: a one-time
-    /// filter, so an unchanged collection costs two index lookups.
-    fn push_page(&self, sql: &mut Sql, params: &List, gate: Option<Timestamp>) {
+    fn push_page(&self, sql: &mut Sql, params: &List) {
         Store::select(
             sql,
             "objects.id, as_epoch(objects.last_modified), objects.data, objects.deleted",
@@ -406,65 +402,24 @@ impl Store {
             },
             None,
         );
-        if let Some(known) = gate {
-            sql.push(" AND (SELECT gate.ts FROM (")
-                .push(CURRENT)
-                .push(") AS gate) IS DISTINCT FROM ")
-                .bind_i64(known);
-        }
         let indexed =
             leading_data_field(&params.sort).filter(|name| self.sort_indexes.sorted_on(name));
         push_order_indexed(sql, &params.sort, indexed);
         sql.push(" LIMIT ").bind_i64(self.cap(params.limit) as i64);
     }
 
-    /// [`Storage::list_as_of`], whose page is `None` when the collection
-    /// timestamp is still `known` (the page was then not read).
-    async fn list_unless(
-        &self,
-        params: List,
-        known: Option<Timestamp>,
-    ) -> Result<(Timestamp, Option<Vec<Object>>)> {
-        if params.parent_id.contains('*') {
-            return Err(StorageError::invalid_input(
-                "a list as of a timestamp needs one parent",
-            ));
-        }
-        // `CURRENT` reads the collection from $2 and $3; $1 is unused but
-        // typed, as in `READ_TIMESTAMP_SQL`.
-        let mut sql = Sql::with_texts(&["", &params.parent_id, &params.resource_name]);
-        sql.push("SELECT cur.ts, page.* FROM (")
-            .push(CURRENT)
-            .push(") AS cur LEFT JOIN (");
-        self.push_page(&mut sql, &params, known);
-        sql.push(") AS page ON $1::text IS NOT NULL");
-        let rows = self.run_read(&sql).await?;
-        let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
-        let Some(timestamp) = timestamp else {
-            // Neither an object nor a stored timestamp in that snapshot:
-            // the timestamp is initialised (or read, when a writer
-            // committed since), then the page is read bounded by it, as
-            // the provided implementation does. Answering an empty page
-            // with a timestamp read later would skip the objects
-            // committed in between.
-            let timestamp = self
-                .resource_timestamp(ResourceTimestamp::new(
-                    &params.resource_name,
-                    &params.parent_id,
-                ))
-                .await?;
-            let objects = self.list(params.up_to(timestamp)).await?;
-            return Ok((timestamp, Some(objects)));
-        };
-        if known == Some(timestamp) {
-            return Ok((timestamp, None));
-        }
-        let objects = rows
-            .iter()
-            .filter(|row| row.get::<_, Option<String>>(1).is_some())
-            .map(|row| object_at(row, 1))
-            .collect();
-        Ok((timestamp, Some(objects)))
+    /// The collection timestamp as stored, without initialising it
+    /// (`None` for a collection never written nor listed): a prepared
+    /// statement, two index lookups.
+    async fn stored_timestamp(&self, parent_id: &str, resource_name: &str) -> Result<Option<i64>> {
+        let key: &(dyn tokio_postgres::types::ToSql + Sync) = &"";
+        let args = [key, &parent_id, &resource_name];
+        let rows = self
+            .conn
+            .lookup(&READ_TIMESTAMP_SQL, &args)
+            .await
+            .map_err(storage_error)?;
+        Ok(rows.first().and_then(|r| r.get::<_, Option<i64>>(0)))
     }
 
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
@@ -724,7 +679,7 @@ impl Storage for Store {
 
     async fn list(&self, params: List) -> Result<Vec<Object>> {
         let mut sql = Sql::new();
-        self.push_page(&mut sql, &params, None);
+        self.push_page(&mut sql, &params);
         let rows = self.run_read(&sql).await?;
         Ok(rows.iter().map(object_from_row).collect())
     }
@@ -736,8 +691,42 @@ impl Storage for Store {
     /// greatest of the collection's objects in the snapshot, the page needs
     /// no bound (one would only mislead the planner's estimates).
     async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
-        let (timestamp, objects) = self.list_unless(params, None).await?;
-        Ok((timestamp, objects.unwrap_or_default()))
+        if params.parent_id.contains('*') {
+            return Err(StorageError::invalid_input(
+                "a list as of a timestamp needs one parent",
+            ));
+        }
+        // `CURRENT` reads the collection from $2 and $3; $1 is unused but
+        // typed, as in `READ_TIMESTAMP_SQL`.
+        let mut sql = Sql::with_texts(&["", &params.parent_id, &params.resource_name]);
+        sql.push("SELECT cur.ts, page.* FROM (")
+            .push(CURRENT)
+            .push(") AS cur LEFT JOIN (");
+        self.push_page(&mut sql, &params);
+        sql.push(") AS page ON $1::text IS NOT NULL");
+        let rows = self.run_read(&sql).await?;
+        let timestamp = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
+        let Some(timestamp) = timestamp else {
+            // Neither an object nor a stored timestamp in that snapshot:
+            // the timestamp is initialised (or read, when a writer
+            // committed since), then the page is read bounded by it, as
+            // the provided implementation does. Answering an empty page
+            // with a timestamp read later would skip the objects
+            // committed in between.
+            let timestamp = self
+                .resource_timestamp(ResourceTimestamp::new(
+                    &params.resource_name,
+                    &params.parent_id,
+                ))
+                .await?;
+            return Ok((timestamp, self.list(params.up_to(timestamp)).await?));
+        };
+        let objects = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<String>>(1).is_some())
+            .map(|row| object_at(row, 1))
+            .collect();
+        Ok((timestamp, objects))
     }
 
     async fn count(&self, params: Count) -> Result<u64> {
@@ -866,12 +855,10 @@ impl Storage for Store {
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
         let key: &(dyn tokio_postgres::types::ToSql + Sync) = &"";
         let args = [key, &params.parent_id, &params.resource_name];
-        let rows = self
-            .conn
-            .lookup(&READ_TIMESTAMP_SQL, &args)
-            .await
-            .map_err(storage_error)?;
-        if let Some(ts) = rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
+        if let Some(ts) = self
+            .stored_timestamp(&params.parent_id, &params.resource_name)
+            .await?
+        {
             return Ok(ts);
         }
         if self.options.readonly {
@@ -994,22 +981,19 @@ impl Storage for PostgresStorage {
             _ => return self.inner.list_as_of(params).await,
         };
         let key = ListCache::key(&params);
-        let known = lists.known(&key);
-        let (timestamp, objects) = self
-            .inner
-            .list_unless(params, known.as_ref().map(|(timestamp, _)| *timestamp))
-            .await?;
-        match objects {
-            Some(objects) => {
-                lists.keep(key, timestamp, &objects);
-                Ok((timestamp, objects))
-            }
-            None => {
+        if let Some((kept_at, kept)) = lists.known(&key) {
+            let now = self
+                .inner
+                .stored_timestamp(&params.parent_id, &params.resource_name)
+                .await?;
+            if now == Some(kept_at) {
                 lists.hit();
-                let kept = known.map(|(_, kept)| kept.as_ref().clone());
-                Ok((timestamp, kept.unwrap_or_default()))
+                return Ok((kept_at, kept.as_ref().clone()));
             }
         }
+        let (timestamp, objects) = self.inner.list_as_of(params).await?;
+        lists.keep(key, timestamp, &objects);
+        Ok((timestamp, objects))
     }
     async fn all_resources_timestamps(
         &self,
