@@ -20,6 +20,17 @@
 //! aborted: every later statement fails and `COMMIT` rolls back and
 //! reports an error, so no write is ever acknowledged and then lost.
 //! Concurrent lookups of one transaction are pipelined: one round trip.
+//!
+//! Prepared statements always run their generic plan (the pool sets
+//! `plan_cache_mode = force_generic_plan`): their plans do not depend on
+//! the values, and PostgreSQL would otherwise plan again, on every run,
+//! each statement whose generic plan it estimates dearer than a custom one
+//! (the ACL checks over `unnest` arrays, the writes with their timestamp
+//! subqueries): a third of a millisecond each, more than running them.
+//! Statements whose best plan does depend on the values (lists reading
+//! data fields, parents given as `LIKE` patterns, the lock of every
+//! collection matching a pattern) are sent unprepared instead, planned for
+//! their values each time ([`Conn::read_planned`], [`Conn::write_planned`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,10 +64,52 @@ pub(crate) enum Lock<'a> {
 }
 
 impl Lock<'_> {
-    fn sql(&self) -> &'static str {
+    /// Takes the lock: one collection's with its prepared statement; the
+    /// collections matching a pattern with a statement planned for the
+    /// pattern (a generic plan could not use the index on its prefix).
+    async fn take(&self, client: &Object) -> Result<(), tokio_postgres::Error> {
         match self {
-            Lock::One { .. } => LOCK_ONE,
-            Lock::Matching { .. } => LOCK_MATCHING,
+            Lock::One {
+                parent_id,
+                resource_name,
+            } => {
+                let statement = client.prepare_cached(LOCK_ONE).await?;
+                client
+                    .query(&statement, &[parent_id, resource_name])
+                    .await
+                    .map(drop)
+            }
+            Lock::Matching {
+                parent_pattern,
+                resource_name,
+            } => client
+                .query_typed(
+                    LOCK_MATCHING,
+                    &[(parent_pattern, Type::TEXT), (resource_name, Type::TEXT)],
+                )
+                .await
+                .map(drop),
+        }
+    }
+}
+
+/// How a statement is sent.
+#[derive(Clone, Copy)]
+pub(crate) enum Send<'a> {
+    /// Prepared once per connection, run with its generic plan.
+    Prepared(Params<'a>),
+    /// Unprepared, planned for these values.
+    Planned(Typed<'a>),
+}
+
+impl Send<'_> {
+    async fn query(&self, client: &Object, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
+        match self {
+            Send::Prepared(params) => {
+                let statement = client.prepare_cached(sql).await?;
+                client.query(&statement, params).await
+            }
+            Send::Planned(typed) => client.query_typed(sql, typed).await,
         }
     }
 }
@@ -154,6 +207,7 @@ pub(crate) enum Conn {
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+type Typed<'a> = &'a [(&'a (dyn ToSql + Sync), Type)];
 
 impl Conn {
     /// Runs a read.
@@ -164,7 +218,7 @@ impl Conn {
                 let statement = client.prepare_cached(sql).await?;
                 Ok(client.query(&statement, params).await?)
             }
-            Conn::Tx(tx) => tx.note(run_in_tx(tx, None, sql, params).await),
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, None, sql, Send::Prepared(params)).await),
         }
     }
 
@@ -178,19 +232,18 @@ impl Conn {
     /// ten times slower than the custom one. Lists and counts that read data
     /// fields run this way; the others (by collection, timestamps, ids),
     /// whose generic plan is as good, stay prepared and skip the planning.
-    /// Inside a transaction the read runs as [`Conn::read`] does.
+    /// Inside a transaction it runs under a savepoint, as [`Conn::read`].
     pub(crate) async fn read_planned(
         &self,
         sql: &str,
-        typed: &[(&(dyn ToSql + Sync), Type)],
-        params: Params<'_>,
+        typed: Typed<'_>,
     ) -> Result<Vec<Row>, Error> {
         match self {
             Conn::Pool(pool) => {
                 let client = pool.get().await?;
                 Ok(client.query_typed(sql, typed).await?)
             }
-            Conn::Tx(_) => self.read(sql, params).await,
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, None, sql, Send::Planned(typed)).await),
         }
     }
 
@@ -223,39 +276,47 @@ impl Conn {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Vec<Row>, Error> {
+        self.write_with(lock, sql, Send::Prepared(params)).await
+    }
+
+    /// [`Conn::write`] for a statement planned for its values (see
+    /// [`Conn::read_planned`]).
+    pub(crate) async fn write_planned(
+        &self,
+        lock: Option<Lock<'_>>,
+        sql: &str,
+        typed: Typed<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        self.write_with(lock, sql, Send::Planned(typed)).await
+    }
+
+    async fn write_with(
+        &self,
+        lock: Option<Lock<'_>>,
+        sql: &str,
+        send: Send<'_>,
+    ) -> Result<Vec<Row>, Error> {
         match self {
             Conn::Pool(pool) => {
                 let client = pool.get().await?;
-                let statement = client.prepare_cached(sql).await?;
                 let Some(lock) = lock else {
-                    return Ok(client.query(&statement, params).await?);
+                    return Ok(send.query(&client, sql).await?);
                 };
-                let lock_statement = client.prepare_cached(lock.sql()).await?;
-                let pattern_params;
-                let one_params;
-                let lock_params: Params<'_> = match &lock {
-                    Lock::One {
-                        parent_id,
-                        resource_name,
-                    } => {
-                        one_params = [parent_id as &(dyn ToSql + Sync), resource_name];
-                        &one_params
-                    }
-                    Lock::Matching {
-                        parent_pattern,
-                        resource_name,
-                    } => {
-                        pattern_params = [parent_pattern as &(dyn ToSql + Sync), resource_name];
-                        &pattern_params
-                    }
-                };
+                // Prepared first, so that the pipeline below sends nothing
+                // but the four runs, in order.
+                if let Send::Prepared(_) = send {
+                    client.prepare_cached(sql).await?;
+                }
+                if let Lock::One { .. } = lock {
+                    client.prepare_cached(LOCK_ONE).await?;
+                }
                 // One round trip: the four messages are sent before any
                 // answer is awaited. If the statement fails, `COMMIT` ends
                 // the aborted transaction as a rollback.
                 let (begin, locked, rows, commit) = join4(
                     client.batch_execute("BEGIN"),
-                    client.query(&lock_statement, lock_params),
-                    client.query(&statement, params),
+                    lock.take(&client),
+                    send.query(&client, sql),
                     client.batch_execute("COMMIT"),
                 )
                 .await;
@@ -265,7 +326,7 @@ impl Conn {
                 commit?;
                 Ok(rows)
             }
-            Conn::Tx(tx) => tx.note(run_in_tx(tx, lock, sql, params).await),
+            Conn::Tx(tx) => tx.note(run_in_tx(tx, lock, sql, send).await),
         }
     }
 }
@@ -293,41 +354,27 @@ async fn run_in_tx(
     tx: &TxConn,
     lock: Option<Lock<'_>>,
     sql: &str,
-    params: Params<'_>,
+    send: Send<'_>,
 ) -> Result<Vec<Row>, Error> {
     let guard = tx.client.write().await;
     let client = tx.usable(&guard)?;
-    let statement = client.prepare_cached(sql).await?;
-    let lock_statement = match &lock {
-        Some(lock) => Some(client.prepare_cached(lock.sql()).await?),
-        None => None,
-    };
+    // Prepared first, so that the pipeline below runs in order.
+    if let Send::Prepared(_) = send {
+        client.prepare_cached(sql).await?;
+    }
+    if let Some(Lock::One { .. }) = lock {
+        client.prepare_cached(LOCK_ONE).await?;
+    }
     let locked = async {
-        match (&lock, &lock_statement) {
-            (
-                Some(Lock::One {
-                    parent_id,
-                    resource_name,
-                }),
-                Some(s),
-            ) => client.query(s, &[parent_id, resource_name]).await.map(drop),
-            (
-                Some(Lock::Matching {
-                    parent_pattern,
-                    resource_name,
-                }),
-                Some(s),
-            ) => client
-                .query(s, &[parent_pattern, resource_name])
-                .await
-                .map(drop),
-            _ => Ok(()),
+        match &lock {
+            Some(lock) => lock.take(client).await,
+            None => Ok(()),
         }
     };
     let (savepoint, locked, rows, release) = join4(
         client.batch_execute("SAVEPOINT cliquet_statement"),
         locked,
-        client.query(&statement, params),
+        send.query(client, sql),
         client.batch_execute("RELEASE SAVEPOINT cliquet_statement"),
     )
     .await;

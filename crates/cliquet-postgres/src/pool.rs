@@ -58,7 +58,10 @@ impl Pool {
         // A statement (or a wait for a collection lock) running longer than
         // `pool_timeout` is cancelled by the server: a slow database gives a
         // backend error, not a request that never ends.
-        let mut session = "-c TimeZone=UTC".to_owned();
+        // Prepared statements run their generic plan, planned once per
+        // connection (`conn` explains which statements are sent unprepared
+        // instead, planned for their values).
+        let mut session = "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan".to_owned();
         if let Some(timeout) = settings.timeout() {
             session.push_str(&format!(
                 " -c statement_timeout={}",

@@ -37,10 +37,11 @@ pub(crate) struct Sql {
     pub(crate) params: Vec<Param>,
     /// The type of each parameter, from its cast.
     types: Vec<Type>,
-    /// Whether the statement reads a data field: its best plan then
-    /// depends on the values (which collection, how selective a filter
-    /// is), and it is planned for them each time.
-    pub(crate) reads_data: bool,
+    /// Whether the statement's best plan depends on the values: it reads
+    /// a data field (which collection, how selective a filter is) or
+    /// matches parents with a `LIKE` pattern (whose prefix an index
+    /// serves). It is then planned for them each time.
+    pub(crate) custom_plan: bool,
     texts: HashMap<String, usize>,
 }
 
@@ -174,7 +175,7 @@ impl Field<'_> {
                 sql.push("to_jsonb(as_epoch(objects.last_modified))");
             }
             Field::Data(segments) => {
-                sql.reads_data = true;
+                sql.custom_plan = true;
                 sql.push("(objects.data");
                 for segment in *segments {
                     sql.push("->");
@@ -236,6 +237,7 @@ pub(crate) fn parent_pattern(parent_id: &str) -> String {
 pub(crate) fn push_parent(sql: &mut Sql, column: &str, parent_id: &str) {
     sql.push(column);
     if parent_id.contains('*') {
+        sql.custom_plan = true;
         sql.push(" LIKE ");
         sql.bind(Box::new(parent_pattern(parent_id)), "text");
     } else {
@@ -418,7 +420,7 @@ fn push_containment(sql: &mut Sql, segments: &[String], value: Value) {
         map.insert(segment.clone(), inner);
         Value::Object(map)
     });
-    sql.reads_data = true;
+    sql.custom_plan = true;
     sql.push("objects.data @> ").bind(Box::new(nested), "jsonb");
 }
 
@@ -509,7 +511,7 @@ pub(crate) fn push_order_indexed(sql: &mut Sql, sort: &[SortField], indexed: Opt
                 sql.push("objects.last_modified");
             }
             Field::Data([name]) if i == 0 && indexed == Some(name.as_str()) => {
-                sql.reads_data = true;
+                sql.custom_plan = true;
                 sql.push("(objects.data->")
                     .push(&crate::sort_index::literal(name))
                     .push(")");
@@ -622,15 +624,15 @@ mod tests {
 
     #[test]
     fn statements_on_data_fields_are_marked() {
-        assert!(filter_sql(Filter::new("a", Operator::Eq, json!(1))).reads_data);
-        assert!(filter_sql(Filter::new("a", Operator::Has, json!(true))).reads_data);
-        assert!(!filter_sql(Filter::new("last_modified", Operator::Gt, json!(1))).reads_data);
-        assert!(!filter_sql(Filter::new("id", Operator::In, json!(["a"]))).reads_data);
+        assert!(filter_sql(Filter::new("a", Operator::Eq, json!(1))).custom_plan);
+        assert!(filter_sql(Filter::new("a", Operator::Has, json!(true))).custom_plan);
+        assert!(!filter_sql(Filter::new("last_modified", Operator::Gt, json!(1))).custom_plan);
+        assert!(!filter_sql(Filter::new("id", Operator::In, json!(["a"]))).custom_plan);
         let mut sql = Sql::new();
         push_order(&mut sql, &[SortField::desc("last_modified")]);
-        assert!(!sql.reads_data);
+        assert!(!sql.custom_plan);
         push_order(&mut sql, &[SortField::desc("rank")]);
-        assert!(sql.reads_data);
+        assert!(sql.custom_plan);
     }
 
     #[test]

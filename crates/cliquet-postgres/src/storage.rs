@@ -428,12 +428,23 @@ impl Store {
                 "the query has too many fields and values",
             ));
         }
-        let result = if sql.reads_data {
-            self.conn
-                .read_planned(&sql.text, &sql.typed_params(), &sql.param_refs())
-                .await
+        let result = if sql.custom_plan {
+            self.conn.read_planned(&sql.text, &sql.typed_params()).await
         } else {
             self.conn.read(&sql.text, &sql.param_refs()).await
+        };
+        result.map_err(storage_error)
+    }
+
+    /// Runs a built write, planned for its values when its plan depends on
+    /// them (see [`Sql::custom_plan`]).
+    async fn run_write(&self, lock: Option<Lock<'_>>, sql: &Sql) -> Result<Vec<Row>> {
+        let result = if sql.custom_plan {
+            self.conn
+                .write_planned(lock, &sql.text, &sql.typed_params())
+                .await
+        } else {
+            self.conn.write(lock, &sql.text, &sql.param_refs()).await
         };
         result.map_err(storage_error)
     }
@@ -655,11 +666,7 @@ impl Storage for Store {
                 resource_name: &params.resource_name,
             }
         };
-        let rows = self
-            .conn
-            .write(Some(lock), &sql.text, &sql.param_refs())
-            .await
-            .map_err(storage_error)?;
+        let rows = self.run_write(Some(lock), &sql).await?;
         if !params.with_deleted {
             self.forget_lists();
         }
@@ -798,11 +805,7 @@ impl Storage for Store {
             }
         }
         sql.push(" RETURNING 1) SELECT COUNT(*) FROM purged");
-        let rows = self
-            .conn
-            .write(None, &sql.text, &sql.param_refs())
-            .await
-            .map_err(storage_error)?;
+        let rows = self.run_write(None, &sql).await?;
         self.forget_lists();
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
     }
@@ -837,17 +840,14 @@ impl Storage for Store {
             ));
         }
         let rows = self
-            .conn
-            .write(
+            .run_write(
                 Some(Lock::One {
                     parent_id: &params.parent_id,
                     resource_name: &params.resource_name,
                 }),
-                &sql.text,
-                &sql.param_refs(),
+                &sql,
             )
-            .await
-            .map_err(storage_error)?;
+            .await?;
         self.forget_lists();
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0).max(0) as u64)
     }

@@ -534,3 +534,72 @@ async fn trim_reaches_beyond_the_fetch_cap() {
     assert_eq!(all.len(), 3);
     scratch.drop().await;
 }
+
+#[tokio::test]
+async fn prepared_statements_run_generic_plans_and_value_plans_run_in_transactions() {
+    let Some(url) = database_url("plans") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "plans").await;
+    let client = scratch.pool.get().await.unwrap();
+    let mode: String = client
+        .query_one("SHOW plan_cache_mode", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "force_generic_plan");
+    drop(client);
+
+    let storage = PostgresStorage::new(scratch.pool.clone());
+    for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
+        storage
+            .create(Create::new("record", PARENT, id, map(json!({"n": n}))))
+            .await
+            .unwrap();
+    }
+    // Inside a transaction, a list on a data field is sent planned for its
+    // values, under its savepoint: a refused value fails that list alone.
+    let tx = storage.begin().await.unwrap();
+    let big = List::new("record", PARENT)
+        .with_filters(vec![Filter::new("n", Operator::Min, json!(2))])
+        .with_sort(vec![SortField::desc("n")]);
+    let ids: Vec<String> = tx
+        .storage()
+        .list(big.clone())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids, ["c", "b"]);
+    let refused = List::new("record", PARENT).with_filters(vec![Filter::new(
+        "n",
+        Operator::Eq,
+        json!("nul \u{0}"),
+    )]);
+    assert!(matches!(
+        tx.storage().list(refused).await,
+        Err(StorageError::InvalidInput { .. })
+    ));
+    tx.storage()
+        .delete_all(
+            DeleteAll::new("record", "/buckets/b/collections/*").with_filters(vec![Filter::new(
+                "n",
+                Operator::Eq,
+                json!(1),
+            )]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tx.storage().list(big).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+    let left: Vec<String> = storage
+        .list(List::new("record", "/buckets/b/*").with_sort(vec![SortField::asc("id")]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(left, ["b", "c"]);
+    scratch.drop().await;
+}
