@@ -8,6 +8,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use cliquet::cli::{Cli, Command, init_logging, listen_and_serve};
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small buffers from several threads, where glibc's malloc took a
+/// tenth of the server's time on the hello endpoint.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kinto's own commands.
 #[derive(Debug, Subcommand)]
 enum KintoCommand {
