@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use crate::conn::{Conn, Lock, TxConn};
-use crate::list_cache::{ListCache, ListCacheStats};
+use crate::list_cache::{self, ListCache, ListCacheStats};
 use crate::permission::PostgresPermission;
 use crate::sort_index::SortIndexes;
 use crate::sql::{
@@ -146,6 +146,18 @@ static READ_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_read_timestamp
 fn build_read_timestamp_sql() -> String {
     // `CURRENT` numbers its parameters $2 and $3; $1 is unused but typed.
     format!("SELECT ts FROM ({CURRENT}) AS cur WHERE $1::text IS NOT NULL")
+}
+
+static CHANGES_SQL: LazyLock<String> = LazyLock::new(build_changes_sql);
+
+/// The collection timestamp, and the objects written after `$1` (current
+/// rows, tombstones included, oldest first, at most one more than a kept
+/// page is brought up to date with), from one snapshot.
+fn build_changes_sql() -> String {
+    format!(
+        "SELECT cur.ts, d.id, as_epoch(d.last_modified), d.data, d.deleted            FROM ({CURRENT}) AS cur            LEFT JOIN LATERAL (SELECT o.id, o.last_modified, o.data, o.deleted FROM objects o                                WHERE o.parent_id = $2::text AND o.resource_name = $3::text                                  AND o.last_modified > from_epoch($1::bigint)                                ORDER BY o.last_modified LIMIT {}) AS d ON TRUE",
+        crate::list_cache::MAX_CHANGES + 1
+    )
 }
 
 static INIT_TIMESTAMP_SQL: LazyLock<String> = LazyLock::new(build_init_timestamp_sql);
@@ -406,6 +418,33 @@ impl Store {
             leading_data_field(&params.sort).filter(|name| self.sort_indexes.sorted_on(name));
         push_order_indexed(sql, &params.sort, indexed);
         sql.push(" LIMIT ").bind_i64(self.cap(params.limit) as i64);
+    }
+
+    /// The collection timestamp (`None` for a collection never written nor
+    /// listed) and the objects written after `since`, oldest first (`None`
+    /// when there are more than a kept page is brought up to date with):
+    /// one prepared statement, from one snapshot.
+    async fn changes_since(
+        &self,
+        parent_id: &str,
+        resource_name: &str,
+        since: Timestamp,
+    ) -> Result<(Option<Timestamp>, Option<Vec<Object>>)> {
+        let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&since, &parent_id, &resource_name];
+        let rows = self
+            .conn
+            .read(&CHANGES_SQL, &args)
+            .await
+            .map_err(storage_error)?;
+        let now = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
+        let changes: Vec<Object> = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<String>>(1).is_some())
+            .map(|row| object_at(row, 1))
+            .collect();
+        let changes = (changes.len() <= crate::list_cache::MAX_CHANGES).then_some(changes);
+        Ok((now, changes))
     }
 
     /// The collection timestamp as stored, without initialising it
@@ -982,16 +1021,26 @@ impl Storage for PostgresStorage {
         };
         let key = ListCache::key(&params);
         if let Some((kept_at, kept)) = lists.known(&key) {
-            let now = self
+            let (now, changes) = self
                 .inner
-                .stored_timestamp(&params.parent_id, &params.resource_name)
+                .changes_since(&params.parent_id, &params.resource_name, kept_at)
                 .await?;
             if now == Some(kept_at) {
                 lists.hit();
                 return Ok((kept_at, kept.as_ref().clone()));
             }
+            let limit = self.inner.cap(params.limit);
+            if let (Some(now), Some(changes)) = (now, changes)
+                && now > kept_at
+                && let Some(objects) = list_cache::patch(&params, limit, &kept, changes)
+            {
+                lists.patched();
+                lists.keep(key, now, &objects);
+                return Ok((now, objects));
+            }
         }
         let (timestamp, objects) = self.inner.list_as_of(params).await?;
+        lists.miss();
         lists.keep(key, timestamp, &objects);
         Ok((timestamp, objects))
     }
@@ -1072,6 +1121,7 @@ mod tests {
             (&*HARD_DELETE_SQL, 5),
             (&*INIT_TIMESTAMP_SQL, 3),
             (&*READ_TIMESTAMP_SQL, 3),
+            (&*CHANGES_SQL, 3),
         ] {
             assert!(sql.contains(&format!("${params}::")), "{sql}");
             assert!(!sql.contains(&format!("${}::", params + 1)), "{sql}");
