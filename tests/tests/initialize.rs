@@ -1,46 +1,14 @@
 //! `Cliquet::initialize`: the whole stack assembled from settings, over a
 //! real socket, on the memory backends and on PostgreSQL.
 
-use axum::Router;
-use axum::routing::get;
-use cliquet::settings::{RawSettings, Settings, Sources};
 use cliquet::{Cliquet, InitError};
 use cliquet_batch::NoScope;
-use cliquet_e2e::TestServer;
 use cliquet_heartbeat::BuildInfo;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-fn settings(extra: &[(&str, &str)]) -> Settings {
-    let mut defaults = RawSettings::new();
-    defaults.set("project_name", "demo");
-    defaults.set("project_version", "1.2.3");
-    defaults.set("http_api_version", "1.23");
-    defaults.set("multiauth.policies", "basicauth");
-    defaults.set("userid_hmac_secret", "secret");
-    defaults.set("retry_after_seconds", 3);
-    for (key, value) in extra {
-        defaults.set(*key, *value);
-    }
-    Settings::load(Sources {
-        file: None,
-        prefix: "demo",
-        env: Vec::new(),
-        defaults,
-    })
-    .unwrap()
-}
-
-fn routes() -> Router {
-    Router::new().route("/v1/things", get(|| async { "[]" }).post(|| async { "{}" }))
-}
-
-async fn start(settings: Settings) -> TestServer {
-    let cliquet = Cliquet::initialize(settings, BuildInfo::new("demo", "1.2.3"))
-        .await
-        .unwrap();
-    TestServer::start(cliquet.service(routes(), NoScope).unwrap()).await
-}
+mod demo;
+use demo::{routes, settings, start};
 
 #[tokio::test]
 async fn hello_heartbeat_and_auth_on_memory() {
@@ -187,61 +155,4 @@ async fn an_unreachable_database_fails_the_heartbeat_not_the_start() {
         json!({"storage": false, "permission": true, "cache": true})
     );
     server.stop().await;
-}
-
-/// A writer appending to a shared buffer, for capturing logs.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn every_request_is_summarised_in_the_log() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let server = start(settings(&[])).await;
-    server
-        .get(
-            "/v1/things?_limit=2",
-            &[("authorization", "Basic YWxpY2U6cHc=")],
-        )
-        .await;
-    server.get("/v1/nothing", &[]).await;
-    server.stop().await;
-
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let summaries: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|entry| entry["target"] == "request.summary")
-        .collect();
-    assert_eq!(summaries.len(), 2, "{text}");
-    let first = &summaries[0]["fields"];
-    assert_eq!(first["path"], "/v1/things");
-    assert_eq!(first["code"], 200);
-    assert_eq!(first["errno"], 0);
-    assert_eq!(first["querystring"], "_limit=2");
-    assert_eq!(
-        first["uid"],
-        "basicauth:741990a963a80c63909bfb68ab5e86ed40af0662b5fd4013398e105e6d5fba94"
-    );
-    assert_eq!(first["authn_type"], "basicauth");
-    let second = &summaries[1]["fields"];
-    assert_eq!(second["code"], 404);
-    assert_eq!(second["errno"], 111);
 }
