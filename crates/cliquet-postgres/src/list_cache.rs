@@ -11,7 +11,8 @@
 //! the collection timestamp and the objects written since the kept page's
 //! (one prepared statement, one snapshot, on the index of the collection's
 //! timestamps). If nothing was written, the kept page answers. If a few
-//! objects were, the page is brought up to date with them when they are
+//! objects were, and the collection's oldest object is still the one it
+//! had (a wiped collection's is not), the page is brought up to date with them when they are
 //! enough to tell (the order is total, and no object left a full
 //! page or moved past its end), as the reference evaluator of
 //! `cliquet-filter` decides, which the SQL agrees with. Otherwise the list
@@ -32,9 +33,11 @@
 //! Removing objects without a tombstone does not move the collection
 //! timestamp, in Kinto as here: purging tombstones, trimming history,
 //! wiping a deleted collection's children. This process forgets every
-//! kept page when it does any of these; another instance may go on
-//! answering, from a page it kept, tombstones purged meanwhile, until the
-//! collection next changes (as an HTTP cache validating with the
+//! kept page when it does any of these. Another instance notices a wiped
+//! collection (its oldest object changed) and reads the page again; but
+//! it may go on answering, from a page it kept, tombstones or history
+//! entries removed meanwhile that were not the collection's oldest, until
+//! the collection next changes (as an HTTP cache validating with the
 //! collection's `ETag` would).
 //!
 //! [`Storage::list_as_of`]: cliquet_storage::Storage::list_as_of
@@ -73,6 +76,29 @@ pub struct ListCacheStats {
     pub bytes: usize,
 }
 
+/// The `last_modified` of the collection's oldest object (tombstones
+/// included) when a page was kept: removals without a tombstone move no
+/// timestamp, but wiping a collection (or purging its oldest tombstones)
+/// changes its oldest object, which tells a page that cannot be brought up
+/// to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Oldest {
+    /// Not read with the page.
+    Unknown,
+    /// The oldest object's timestamp; `None` for an empty collection.
+    Known(Option<Timestamp>),
+}
+
+/// A kept page, as [`ListCache::known`] gives it.
+pub(crate) struct Kept {
+    /// The collection timestamp it was read with.
+    pub(crate) timestamp: Timestamp,
+    /// The collection's oldest object then.
+    pub(crate) oldest: Oldest,
+    /// The page.
+    pub(crate) objects: Arc<Vec<Object>>,
+}
+
 /// The kept pages of one backend.
 pub(crate) struct ListCache {
     budget: usize,
@@ -91,6 +117,7 @@ struct Pages {
 
 struct Page {
     timestamp: Timestamp,
+    oldest: Oldest,
     objects: Arc<Vec<Object>>,
     bytes: usize,
     used: u64,
@@ -117,14 +144,18 @@ impl ListCache {
         format!("{params:?}")
     }
 
-    /// The page kept for `key`, and the timestamp it was read with.
-    pub(crate) fn known(&self, key: &str) -> Option<(Timestamp, Arc<Vec<Object>>)> {
+    /// The page kept for `key`, and what it was read with.
+    pub(crate) fn known(&self, key: &str) -> Option<Kept> {
         let mut pages = self.lock();
         pages.clock += 1;
         let clock = pages.clock;
         let page = pages.entries.get_mut(key)?;
         page.used = clock;
-        Some((page.timestamp, page.objects.clone()))
+        Some(Kept {
+            timestamp: page.timestamp,
+            oldest: page.oldest,
+            objects: page.objects.clone(),
+        })
     }
 
     /// Counts a list answered from its kept page.
@@ -144,7 +175,13 @@ impl ListCache {
 
     /// Keeps the page read for `key` with `timestamp`, unless it is too
     /// big; makes room by forgetting the least recently used pages.
-    pub(crate) fn keep(&self, key: String, timestamp: Timestamp, objects: &[Object]) {
+    pub(crate) fn keep(
+        &self,
+        key: String,
+        timestamp: Timestamp,
+        oldest: Oldest,
+        objects: &[Object],
+    ) {
         let bytes = key.len() + objects.iter().map(object_size).sum::<usize>();
         if bytes > self.budget / 8 {
             self.lock().forget(&key);
@@ -154,6 +191,7 @@ impl ListCache {
         pages.clock += 1;
         let page = Page {
             timestamp,
+            oldest,
             objects: Arc::new(objects.to_vec()),
             bytes,
             used: pages.clock,
@@ -379,12 +417,12 @@ mod tests {
     fn keeps_and_replaces() {
         let cache = ListCache::new(1 << 20).unwrap();
         assert!(cache.known("k").is_none());
-        cache.keep("k".into(), 5, &page(3));
-        let (ts, objects) = cache.known("k").unwrap();
-        assert_eq!((ts, objects.len()), (5, 3));
-        cache.keep("k".into(), 9, &page(1));
-        let (ts, objects) = cache.known("k").unwrap();
-        assert_eq!((ts, objects.len()), (9, 1));
+        cache.keep("k".into(), 5, Oldest::Unknown, &page(3));
+        let kept = cache.known("k").unwrap();
+        assert_eq!((kept.timestamp, kept.objects.len()), (5, 3));
+        cache.keep("k".into(), 9, Oldest::Unknown, &page(1));
+        let kept = cache.known("k").unwrap();
+        assert_eq!((kept.timestamp, kept.objects.len()), (9, 1));
         let stats = cache.stats();
         assert_eq!(stats.pages, 1);
         assert_eq!(stats.bytes, "k".len() + object_size(&page(1)[0]));
@@ -397,8 +435,8 @@ mod tests {
     fn refuses_a_page_over_an_eighth_of_the_budget() {
         let one = object_size(&page(1)[0]);
         let cache = ListCache::new(8 * (one * 4)).unwrap();
-        cache.keep("small".into(), 1, &page(2));
-        cache.keep("big".into(), 1, &page(10));
+        cache.keep("small".into(), 1, Oldest::Unknown, &page(2));
+        cache.keep("big".into(), 1, Oldest::Unknown, &page(10));
         assert!(cache.known("small").is_some());
         assert!(cache.known("big").is_none());
     }
@@ -409,12 +447,12 @@ mod tests {
         // Room for 8 one-object pages (an eighth each).
         let cache = ListCache::new(8 * size).unwrap();
         for i in 0..8 {
-            cache.keep(format!("k{i}"), 1, &page(1));
+            cache.keep(format!("k{i}"), 1, Oldest::Unknown, &page(1));
         }
         assert_eq!(cache.stats().pages, 8);
         // k0 used recently: it survives the eviction the ninth page causes.
         assert!(cache.known("k0").is_some());
-        cache.keep("k8".into(), 1, &page(1));
+        cache.keep("k8".into(), 1, Oldest::Unknown, &page(1));
         let stats = cache.stats();
         assert!(stats.bytes <= 8 * size - 8 * size / 4, "{stats:?}");
         assert!(cache.known("k0").is_some());

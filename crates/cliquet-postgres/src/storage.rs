@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use crate::conn::{Conn, Lock, TxConn};
-use crate::list_cache::{self, ListCache, ListCacheStats};
+use crate::list_cache::{self, ListCache, ListCacheStats, Oldest};
 use crate::permission::PostgresPermission;
 use crate::sort_index::SortIndexes;
 use crate::sql::{
@@ -150,12 +150,22 @@ fn build_read_timestamp_sql() -> String {
 
 static CHANGES_SQL: LazyLock<String> = LazyLock::new(build_changes_sql);
 
-/// The collection timestamp, and the objects written after `$1` (current
-/// rows, tombstones included, oldest first, at most one more than a kept
-/// page is brought up to date with), from one snapshot.
+/// The collection timestamp, its oldest object's timestamp, and the
+/// objects written after `$1` (current rows, tombstones included, oldest
+/// first, at most one more than a kept page is brought up to date with),
+/// from one snapshot.
 fn build_changes_sql() -> String {
     format!(
-        "SELECT cur.ts, d.id, as_epoch(d.last_modified), d.data, d.deleted            FROM ({CURRENT}) AS cur            LEFT JOIN LATERAL (SELECT o.id, o.last_modified, o.data, o.deleted FROM objects o                                WHERE o.parent_id = $2::text AND o.resource_name = $3::text                                  AND o.last_modified > from_epoch($1::bigint)                                ORDER BY o.last_modified LIMIT {}) AS d ON TRUE",
+        "SELECT cur.ts, \
+                (SELECT as_epoch(f.last_modified) FROM objects f \
+                  WHERE f.parent_id = $2::text AND f.resource_name = $3::text \
+                  ORDER BY f.last_modified LIMIT 1), \
+                d.id, as_epoch(d.last_modified), d.data, d.deleted \
+           FROM ({CURRENT}) AS cur \
+           LEFT JOIN LATERAL (SELECT o.id, o.last_modified, o.data, o.deleted FROM objects o \
+                               WHERE o.parent_id = $2::text AND o.resource_name = $3::text \
+                                 AND o.last_modified > from_epoch($1::bigint) \
+                               ORDER BY o.last_modified LIMIT {}) AS d ON TRUE",
         crate::list_cache::MAX_CHANGES + 1
     )
 }
@@ -421,15 +431,15 @@ impl Store {
     }
 
     /// The collection timestamp (`None` for a collection never written nor
-    /// listed) and the objects written after `since`, oldest first (`None`
-    /// when there are more than a kept page is brought up to date with):
-    /// one prepared statement, from one snapshot.
+    /// listed), its oldest object, and the objects written after `since`,
+    /// oldest first (`None` when there are more than a kept page is brought
+    /// up to date with): one prepared statement, from one snapshot.
     async fn changes_since(
         &self,
         parent_id: &str,
         resource_name: &str,
         since: Timestamp,
-    ) -> Result<(Option<Timestamp>, Option<Vec<Object>>)> {
+    ) -> Result<(Option<Timestamp>, Oldest, Option<Vec<Object>>)> {
         let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&since, &parent_id, &resource_name];
         let rows = self
@@ -438,13 +448,14 @@ impl Store {
             .await
             .map_err(storage_error)?;
         let now = rows.first().and_then(|row| row.get::<_, Option<i64>>(0));
+        let oldest = Oldest::Known(rows.first().and_then(|row| row.get::<_, Option<i64>>(1)));
         let changes: Vec<Object> = rows
             .iter()
-            .filter(|row| row.get::<_, Option<String>>(1).is_some())
-            .map(|row| object_at(row, 1))
+            .filter(|row| row.get::<_, Option<String>>(2).is_some())
+            .map(|row| object_at(row, 2))
             .collect();
         let changes = (changes.len() <= crate::list_cache::MAX_CHANGES).then_some(changes);
-        Ok((now, changes))
+        Ok((now, oldest, changes))
     }
 
     /// The collection timestamp as stored, without initialising it
@@ -1020,28 +1031,34 @@ impl Storage for PostgresStorage {
             _ => return self.inner.list_as_of(params).await,
         };
         let key = ListCache::key(&params);
-        if let Some((kept_at, kept)) = lists.known(&key) {
-            let (now, changes) = self
+        // The oldest object a check read, kept with a page read after it:
+        // a wipe in between only makes the next check read the page again.
+        let mut oldest = Oldest::Unknown;
+        if let Some(kept) = lists.known(&key) {
+            let (now, oldest_now, changes) = self
                 .inner
-                .changes_since(&params.parent_id, &params.resource_name, kept_at)
+                .changes_since(&params.parent_id, &params.resource_name, kept.timestamp)
                 .await?;
-            if now == Some(kept_at) {
+            let same_oldest = kept.oldest == Oldest::Unknown || kept.oldest == oldest_now;
+            if now == Some(kept.timestamp) && same_oldest {
                 lists.hit();
-                return Ok((kept_at, kept.as_ref().clone()));
+                return Ok((kept.timestamp, kept.objects.as_ref().clone()));
             }
             let limit = self.inner.cap(params.limit);
             if let (Some(now), Some(changes)) = (now, changes)
-                && now > kept_at
-                && let Some(objects) = list_cache::patch(&params, limit, &kept, changes)
+                && now > kept.timestamp
+                && kept.oldest == oldest_now
+                && let Some(objects) = list_cache::patch(&params, limit, &kept.objects, changes)
             {
                 lists.patched();
-                lists.keep(key, now, &objects);
+                lists.keep(key, now, oldest_now, &objects);
                 return Ok((now, objects));
             }
+            oldest = oldest_now;
         }
         let (timestamp, objects) = self.inner.list_as_of(params).await?;
         lists.miss();
-        lists.keep(key, timestamp, &objects);
+        lists.keep(key, timestamp, oldest, &objects);
         Ok((timestamp, objects))
     }
     async fn all_resources_timestamps(

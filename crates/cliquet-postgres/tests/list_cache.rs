@@ -342,3 +342,45 @@ async fn pages_brought_up_to_date_agree_with_the_database() {
     assert!(stats.misses > 20, "{stats:?}");
     scratch.drop().await;
 }
+
+/// A collection wiped by another instance (its objects removed without
+/// tombstones, as when a collection is deleted) and filled again: the
+/// kept page is not brought up to date with the new objects alone.
+#[tokio::test]
+async fn a_collection_wiped_elsewhere_is_read_again() {
+    let Some(url) = database_url("list_cache") else {
+        return;
+    };
+    let scratch = Scratch::new(&url, "listcache_wipe").await;
+    let storage = PostgresStorage::new(scratch.pool.clone());
+    let other = PostgresStorage::new(Pool::new(&scratch.schema.settings()).unwrap());
+    fill(&storage, 12).await;
+    let all = || {
+        List::new("record", PARENT)
+            .with_sort(vec![SortField::asc("last_modified")])
+            .with_limit(Some(100))
+    };
+    // Read, then a write and a read again, so that the kept page knows the
+    // collection's oldest object.
+    listed(&storage, all()).await;
+    storage
+        .create(Create::new("record", PARENT, "more", map(json!({}))))
+        .await
+        .unwrap();
+    listed(&storage, all()).await;
+    assert!(listed(&storage, all()).await.2);
+
+    other
+        .delete_all(cliquet_storage::storage::DeleteAll::new("record", PARENT).with_deleted(false))
+        .await
+        .unwrap();
+    other
+        .create(Create::new("record", PARENT, "new", map(json!({}))))
+        .await
+        .unwrap();
+    let (_, page, hit) = listed(&storage, all()).await;
+    assert!(!hit);
+    assert_eq!(ids(&page), ["new"]);
+    assert_eq!(page, fresh(&scratch.pool, all()).await.1);
+    scratch.drop().await;
+}
