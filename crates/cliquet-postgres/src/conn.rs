@@ -302,14 +302,7 @@ impl Conn {
                 let Some(lock) = lock else {
                     return Ok(send.query(&client, sql).await?);
                 };
-                // Prepared first, so that the pipeline below sends nothing
-                // but the four runs, in order.
-                if let Send::Prepared(_) = send {
-                    client.prepare_cached(sql).await?;
-                }
-                if let Lock::One { .. } = lock {
-                    client.prepare_cached(LOCK_ONE).await?;
-                }
+                prepare_ahead(&client, Some(&lock), sql, send).await?;
                 // One round trip: the four messages are sent before any
                 // answer is awaited. If the statement fails, `COMMIT` ends
                 // the aborted transaction as a rollback.
@@ -348,6 +341,25 @@ fn aborted_error() -> Error {
     Error::Backend("the transaction was aborted by a failed statement".into())
 }
 
+/// Prepares the statements a pipeline runs (its lock's, its own) before
+/// it is sent, so that it sends nothing but the runs, in order: a
+/// preparation left to the pipeline would wait for its answer while the
+/// later messages went out.
+async fn prepare_ahead(
+    client: &Object,
+    lock: Option<&Lock<'_>>,
+    sql: &str,
+    send: Send<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    if let Some(Lock::One { .. }) = lock {
+        client.prepare_cached(LOCK_ONE).await?;
+    }
+    if let Send::Prepared(_) = send {
+        client.prepare_cached(sql).await?;
+    }
+    Ok(())
+}
+
 /// Runs one statement (after its lock) under a savepoint of the open
 /// transaction.
 async fn run_in_tx(
@@ -358,13 +370,7 @@ async fn run_in_tx(
 ) -> Result<Vec<Row>, Error> {
     let guard = tx.client.write().await;
     let client = tx.usable(&guard)?;
-    // Prepared first, so that the pipeline below runs in order.
-    if let Send::Prepared(_) = send {
-        client.prepare_cached(sql).await?;
-    }
-    if let Some(Lock::One { .. }) = lock {
-        client.prepare_cached(LOCK_ONE).await?;
-    }
+    prepare_ahead(client, lock.as_ref(), sql, send).await?;
     let locked = async {
         match &lock {
             Some(lock) => lock.take(client).await,

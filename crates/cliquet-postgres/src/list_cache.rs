@@ -42,13 +42,12 @@
 //!
 //! [`Storage::list_as_of`]: cliquet_storage::Storage::list_as_of
 
+use std::cmp::Ordering as Order;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use std::cmp::Ordering as Order;
-
-use cliquet_filter::{Filter, Operator, compare_objects};
+use cliquet_filter::compare_objects;
 use cliquet_storage::storage::List;
 use cliquet_storage::{Object, Timestamp};
 use serde_json::Value;
@@ -290,15 +289,15 @@ pub(crate) fn patch(
     let whole = kept.len() < limit;
     let docs: Vec<Value> = kept.iter().map(Object::to_json).collect();
     let boundary = docs.last().cloned();
+    let before_end = |doc: &Value| {
+        boundary
+            .as_ref()
+            .is_none_or(|end| compare_objects(&params.sort, doc, end) != Order::Greater)
+    };
     let mut page: Vec<(Value, Object)> = docs.into_iter().zip(kept.iter().cloned()).collect();
     for change in changes {
         let doc = change.to_json();
         let listed = accepts(params, &change, &doc);
-        let before_end = |doc: &Value| {
-            boundary
-                .as_ref()
-                .is_none_or(|end| compare_objects(&params.sort, doc, end) != Order::Greater)
-        };
         match (page.iter().position(|(_, o)| o.id == change.id), listed) {
             (Some(i), true) => {
                 if !whole && !before_end(&doc) {
@@ -329,30 +328,8 @@ pub(crate) fn patch(
 /// reference evaluator decides.
 fn accepts(params: &List, object: &Object, doc: &Value) -> bool {
     (params.include_deleted || !object.deleted)
-        && params
-            .filters
-            .iter()
-            .all(|filter| filter_accepts(filter, object, doc))
+        && params.filters.iter().all(|filter| filter.matches(doc))
         && (params.pagination.is_empty() || params.pagination.iter().any(|rule| rule.matches(doc)))
-}
-
-fn filter_accepts(filter: &Filter, object: &Object, doc: &Value) -> bool {
-    // Integer bounds on `last_modified` compare with the column itself.
-    if filter.field.is_last_modified()
-        && let Some(value) = filter.value.as_i64()
-    {
-        let timestamp = object.last_modified;
-        match filter.operator {
-            Operator::Eq => return timestamp == value,
-            Operator::Not => return timestamp != value,
-            Operator::Min => return timestamp >= value,
-            Operator::Max => return timestamp <= value,
-            Operator::Lt => return timestamp < value,
-            Operator::Gt => return timestamp > value,
-            _ => {}
-        }
-    }
-    filter.matches(doc)
 }
 
 /// Roughly the memory an object takes: its strings plus a fixed cost per

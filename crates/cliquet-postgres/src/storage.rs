@@ -458,20 +458,6 @@ impl Store {
         Ok((now, oldest, changes))
     }
 
-    /// The collection timestamp as stored, without initialising it
-    /// (`None` for a collection never written nor listed): a prepared
-    /// statement, two index lookups.
-    async fn stored_timestamp(&self, parent_id: &str, resource_name: &str) -> Result<Option<i64>> {
-        let key: &(dyn tokio_postgres::types::ToSql + Sync) = &"";
-        let args = [key, &parent_id, &resource_name];
-        let rows = self
-            .conn
-            .lookup(&READ_TIMESTAMP_SQL, &args)
-            .await
-            .map_err(storage_error)?;
-        Ok(rows.first().and_then(|r| r.get::<_, Option<i64>>(0)))
-    }
-
     async fn run_read(&self, sql: &Sql) -> Result<Vec<Row>> {
         if sql.too_many_params() {
             return Err(StorageError::invalid_input(
@@ -905,10 +891,12 @@ impl Storage for Store {
     async fn resource_timestamp(&self, params: ResourceTimestamp) -> Result<Timestamp> {
         let key: &(dyn tokio_postgres::types::ToSql + Sync) = &"";
         let args = [key, &params.parent_id, &params.resource_name];
-        if let Some(ts) = self
-            .stored_timestamp(&params.parent_id, &params.resource_name)
-            .await?
-        {
+        let rows = self
+            .conn
+            .lookup(&READ_TIMESTAMP_SQL, &args)
+            .await
+            .map_err(storage_error)?;
+        if let Some(ts) = rows.first().and_then(|r| r.get::<_, Option<i64>>(0)) {
             return Ok(ts);
         }
         if self.options.readonly {
@@ -1025,10 +1013,10 @@ impl Storage for PostgresStorage {
         self.inner.resource_timestamp(params).await
     }
     async fn list_as_of(&self, params: List) -> Result<(Timestamp, Vec<Object>)> {
-        let lists = match &self.inner.lists {
-            // Inside a transaction, pages are read as it sees them.
-            Some(lists) if matches!(self.inner.conn, Conn::Pool(_)) => lists,
-            _ => return self.inner.list_as_of(params).await,
+        // A transaction's store lists as the transaction sees, never from
+        // kept pages: only this pool-level backend keeps them.
+        let Some(lists) = &self.inner.lists else {
+            return self.inner.list_as_of(params).await;
         };
         let key = ListCache::key(&params);
         // The oldest object a check read, kept with a page read after it:
